@@ -1,0 +1,1 @@
+"""Settings modules, one per use: ``base`` (shared), ``dev`` (embedded default), ``test``, ``production``."""

