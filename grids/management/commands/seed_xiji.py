@@ -1,11 +1,15 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from cases.seeding import seed_categories, seed_sla_policies
 from grids.services import DEMO_PASSWORD, seed_xiji
 
 
 class Command(BaseCommand):
-    help = "Load Xiji's town, 59 village-level units, 180 micro-grids and fictional cadres from seeds/."
+    help = (
+        "Load Xiji from seeds/: the town, 59 village-level units, 180 micro-grids, fictional cadres, "
+        "the category taxonomy and the SLA policies."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -18,9 +22,11 @@ class Command(BaseCommand):
         if demo and settings.SETTINGS_MODULE.endswith(".production"):
             raise CommandError("--demo creates logins with a published password; it is refused under production settings.")
         report = seed_xiji(demo=demo)
+        seed_sla_policies()
+        categories = seed_categories()
         self.stdout.write(
             f"Xiji seeded: {report.villages} villages, {report.grids} micro-grids, "
-            f"{report.cadres} cadres, {report.assignments} 包村 assignments."
+            f"{report.cadres} cadres, {report.assignments} 包村 assignments, {categories} categories."
         )
         if report.created_logins:
             self.stdout.write(self.style.WARNING(f"Demo logins created (password for all: {DEMO_PASSWORD}):"))

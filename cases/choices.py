@@ -1,0 +1,90 @@
+"""Choice sets of cases: values in English (API), labels in Chinese (UI). DESIGN §2, §4, §5."""
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class CaseKind(models.TextChoices):
+    ENQUIRY = "enquiry", _("咨询")
+    HELP = "help", _("求助")
+    COMPLAINT = "complaint", _("投诉")
+    REPORT = "report", _("举报")
+    SUGGESTION = "suggestion", _("建议")
+
+
+class Source(models.TextChoices):
+    HOTLINE = "hotline", _("12345热线")
+    ONLINE = "online", _("网上留言")
+    PATROL = "patrol", _("网格巡查")
+    VISIT = "visit", _("走访接待日")
+    DEPUTY = "deputy", _("代表联络站")
+    PROACTIVE = "proactive", _("未诉先办")
+    ENTERPRISE = "enterprise", _("企业服务包")
+    WALK_IN = "walk_in", _("来访")
+
+
+class Urgency(models.TextChoices):
+    EMERGENCY = "emergency", _("紧急")
+    UTILITIES = "utilities", _("水电气热")
+    GENERAL = "general", _("一般")
+    COMPLEX = "complex", _("疑难复杂")
+
+
+class Status(models.TextChoices):
+    RECEIVED = "received", _("已受理")
+    DISPATCHED = "dispatched", _("已派单")
+    ACCEPTED = "accepted", _("已签收")
+    RESPONDED = "responded", _("已联系")
+    RESOLVED = "resolved", _("已办结")
+    CLOSED = "closed", _("已结案")
+    RETURNED = "returned", _("已退单")
+    CANCELLED = "cancelled", _("已撤销")
+
+
+#: States in which the case is still being handled (deadlines run, escalation possible).
+OPEN_STATES = (Status.RECEIVED, Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED, Status.RETURNED)
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("满意")
+    BASICALLY_SATISFIED = "basically_satisfied", _("基本满意")
+    UNSATISFIED = "unsatisfied", _("不满意")
+    UNREACHABLE = "unreachable", _("联系不上")
+
+
+class Action(models.TextChoices):
+    """What a CaseEvent records: one per transition, plus the sweep's warnings and breaches."""
+
+    CREATED = "created", _("登记")
+    DISPATCHED = "dispatched", _("派单")
+    ACCEPTED = "accepted", _("签收")
+    RETURNED = "returned", _("退单")
+    RESPONDED = "responded", _("联系诉求人")
+    RESOLVED = "resolved", _("办结")
+    CALLBACK = "callback", _("回访")
+    REOPENED = "reopened", _("重办")
+    CLOSED = "closed", _("结案")
+    CANCELLED = "cancelled", _("撤销")
+    EXTENSION_REQUESTED = "extension_requested", _("申请延期")
+    EXTENSION_APPROVED = "extension_approved", _("批准延期")
+    EXTENSION_DECLINED = "extension_declined", _("驳回延期")
+    ESCALATED = "escalated", _("督办")
+    COMMENTED = "commented", _("备注")
+    URGENCY_CHANGED = "urgency_changed", _("调整紧急程度")
+    RESPOND_WARNING = "respond_warning", _("响应预警")
+    RESPOND_BREACH = "respond_breach", _("响应超时")
+    RESOLVE_WARNING = "resolve_warning", _("办结预警")
+    RESOLVE_BREACH = "resolve_breach", _("办结超时")
+
+
+class NotificationKind(models.TextChoices):
+    RESPOND_WARNING = "respond_warning", _("响应预警")
+    RESPOND_BREACH = "respond_breach", _("响应超时")
+    RESOLVE_WARNING = "resolve_warning", _("办结预警")
+    RESOLVE_BREACH = "resolve_breach", _("办结超时")
+    ESCALATED = "escalated", _("督办")
+    DISPATCHED = "dispatched", _("新派单")
+    EXTENSION_REQUESTED = "extension_requested", _("延期申请")
+    VISIT_MISSED = "visit_missed", _("走访未记录")
+    VISIT_REMINDER = "visit_reminder", _("走访提醒")
+    RECEPTION_REMINDER = "reception_reminder", _("接待提醒")
+    OTHER = "other", _("其他")

@@ -1,0 +1,137 @@
+"""Deadlines and the sweep that marks warnings and breaches, 7×24 (DESIGN §5).
+
+Deadlines are wall-clock: ``received_at`` + the windows of the case's SlaPolicy, every hour of every
+day. The sweep is state-based: it reads the stored ``next_check_at`` (partial index), so its cost follows
+the number of cases that are due, not the number open; a sweep after an outage catches up on all that
+fell due. Each case is claimed under a row lock with ``SKIP LOCKED`` and re-checked, so two sweeps at
+once never record or notify twice. Whether a deadline was met is derived from the timestamps
+(``responded_at <= respond_due_at``), never from whether a sweep ran.
+"""
+import dataclasses
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .choices import Action, NotificationKind
+from .models import Case, CaseEvent, SlaPolicy
+
+logger = logging.getLogger(__name__)
+
+
+def apply_deadlines(case: Case, *, resolve_due_at: dt.datetime | None = None) -> None:
+    """Set the case's due and warning times from the SlaPolicy of its urgency (in memory; caller saves).
+
+    ``respond_due_at = received_at + respond_within``; ``resolve_due_at = received_at + resolve_within``
+    unless given (an approved extension). Warning points sit at ``warning_share`` of each window.
+    Raises ``SlaPolicy.DoesNotExist`` when no policy exists for the urgency.
+    """
+    policy = SlaPolicy.objects.get(urgency=case.urgency)
+    start = case.received_at
+    case.respond_due_at = start + policy.respond_within
+    case.resolve_due_at = resolve_due_at or (start + policy.resolve_within)
+    case.respond_warn_at = policy.warning_at(start, case.respond_due_at)
+    case.resolve_warn_at = policy.warning_at(start, case.resolve_due_at)
+
+
+@dataclasses.dataclass
+class SweepReport:
+    """Counts of what one sweep recorded."""
+
+    cases: int = 0
+    respond_warnings: int = 0
+    respond_breaches: int = 0
+    resolve_warnings: int = 0
+    resolve_breaches: int = 0
+    notifications: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+_MARKS = (
+    # (deadline, field of the point in time, field marked, met-at field, event action, is breach)
+    ("respond", "respond_warn_at", "respond_warned_at", "responded_at", Action.RESPOND_WARNING, False),
+    ("respond", "respond_due_at", "respond_breached_at", "responded_at", Action.RESPOND_BREACH, True),
+    ("resolve", "resolve_warn_at", "resolve_warned_at", "resolved_at", Action.RESOLVE_WARNING, False),
+    ("resolve", "resolve_due_at", "resolve_breached_at", "resolved_at", Action.RESOLVE_BREACH, True),
+)
+
+
+def sweep(now: dt.datetime | None = None, *, batch_size: int = 500) -> SweepReport:
+    """Record every warning and breach due at ``now`` (aware; default the current time), once each.
+
+    Warnings are stamped with their warning point, breaches with the deadline itself. Resolve breaches
+    are escalated to the supervisors (an ``escalated`` event); the handler and the village's chief grid
+    leader are notified of every mark, the supervisors also of breaches; notifications are stored with
+    the marks and e-mailed after commit. Works in batches of ``batch_size`` cases. Returns a SweepReport.
+    """
+    from .notifications import case_recipients, notify
+
+    now = now or timezone.now()
+    report = SweepReport()
+    seen: set[int] = set()
+    while True:
+        ids = list(
+            Case.objects.due_for_sweep(now).exclude(pk__in=seen).order_by("next_check_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        for pk in ids:
+            seen.add(pk)
+            with transaction.atomic():
+                case = (
+                    Case.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("village__chief_grid_leader__user", "grid__leader__user", "handler__user")
+                    .filter(pk=pk, next_check_at__lte=now).first()
+                )
+                if case is None:  # another sweep holds it or has done it
+                    continue
+                report.cases += 1
+                for deadline, point_field, mark_field, met_field, action, breach in _MARKS:
+                    point = getattr(case, point_field)
+                    met_at = getattr(case, met_field)
+                    if point is None or getattr(case, mark_field) is not None or point > now:
+                        continue
+                    if breach:
+                        if met_at is not None and met_at <= point:
+                            continue
+                    elif met_at is not None:
+                        continue
+                    setattr(case, mark_field, point)
+                    _record_mark(case, action, point, deadline, now)
+                    setattr(report, f"{deadline}_{'breaches' if breach else 'warnings'}",
+                            getattr(report, f"{deadline}_{'breaches' if breach else 'warnings'}") + 1)
+                    escalate = breach and deadline == "resolve" and case.is_open
+                    if escalate:
+                        case.escalated_at = now
+                        CaseEvent.objects.create(
+                            case=case, actor=None, action=Action.ESCALATED, from_status=case.status,
+                            to_status=case.status, at=now, note=_("办结超时，自动提请督办。"),
+                            data={"automatic": True, "deadline": point.isoformat()},
+                        )
+                    title = {
+                        Action.RESPOND_WARNING: _("响应预警：%s"), Action.RESPOND_BREACH: _("响应超时：%s"),
+                        Action.RESOLVE_WARNING: _("办结预警：%s"), Action.RESOLVE_BREACH: _("办结超时：%s"),
+                    }[action] % case.number
+                    report.notifications += len(notify(
+                        case_recipients(case, supervisors_too=breach), kind=NotificationKind(action.value),
+                        title=title, body=case.title, case=case,
+                        dedupe_key=f"{action}:{case.pk}:{point.isoformat()}", now=now,
+                    ))
+                case.next_check_at = case.compute_next_check_at()
+                case.save(update_fields=["respond_warned_at", "respond_breached_at", "resolve_warned_at",
+                                         "resolve_breached_at", "escalated_at", "next_check_at", "updated_at"])
+    if report.cases:
+        logger.info("deadline sweep at %s: %s", now.isoformat(), report.as_dict())
+    return report
+
+
+def _record_mark(case: Case, action: str, point: dt.datetime, deadline: str, now: dt.datetime) -> None:
+    CaseEvent.objects.create(
+        case=case, actor=None, action=action, from_status=case.status, to_status=case.status, at=point,
+        data={"deadline": deadline, "point": point.isoformat(), "swept_at": now.isoformat()},
+    )

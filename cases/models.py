@@ -1,0 +1,322 @@
+"""Cases and what surrounds them: categories, SLA policies, the audit trail, notifications (DESIGN §2, §4, §5)."""
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .choices import (
+    OPEN_STATES,
+    Action,
+    CaseKind,
+    NotificationKind,
+    Satisfaction,
+    Source,
+    Status,
+    Urgency,
+)
+
+
+class Category(models.Model):
+    """One node of the three-level taxonomy (一级/二级/三级分类).
+
+    ``default_urgency`` (optional) is proposed for new cases of this category or its descendants.
+    """
+
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("上级")
+    )
+    name = models.CharField(_("名称"), max_length=50)
+    level = models.PositiveSmallIntegerField(_("层级"))
+    default_urgency = models.CharField(_("默认紧急程度"), max_length=16, choices=Urgency.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("诉求分类")
+        verbose_name_plural = _("诉求分类")
+        ordering = ["level", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "name"], name="category_unique_name_under_parent"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(parent__isnull=True), name="category_unique_top_level_name"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def effective_urgency(self) -> str:
+        """The nearest ``default_urgency`` on the way to the root, else ``general``."""
+        node = self
+        while node is not None:
+            if node.default_urgency:
+                return node.default_urgency
+            node = node.parent
+        return Urgency.GENERAL
+
+
+class SlaPolicy(models.Model):
+    """Respond and resolve windows for one urgency (DESIGN §5; DB11/T 2021—2022 draft), editable by admins.
+
+    Windows are wall-clock durations counted from ``Case.received_at`` (7×24, no holiday pause).
+    ``warning_share`` is the share of a window after which a warning is raised (0.75 = 75 %).
+    """
+
+    urgency = models.CharField(_("紧急程度"), max_length=16, choices=Urgency.choices, unique=True)
+    respond_within = models.DurationField(_("响应时限"))
+    resolve_within = models.DurationField(_("办结时限"))
+    warning_share = models.DecimalField(_("预警比例"), max_digits=4, decimal_places=3, default=0.75)
+
+    class Meta:
+        verbose_name = _("时限标准")
+        verbose_name_plural = _("时限标准")
+        ordering = ["respond_within", "resolve_within"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(warning_share__gt=0) & Q(warning_share__lt=1), name="sla_warning_share_between_0_and_1"
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_urgency_display()
+
+    def warning_at(self, start: dt.datetime, due: dt.datetime) -> dt.datetime:
+        """The moment ``warning_share`` of the window ``start``→``due`` has passed (aware datetimes)."""
+        return start + (due - start) * float(self.warning_share)
+
+
+class DailySequence(models.Model):
+    """Last case number handed out per Asia/Shanghai calendar day (XJ20250407-0001, -0002, …)."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class CaseQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN_STATES)
+
+    def due_for_sweep(self, now: dt.datetime):
+        """Cases with a warning or breach due at ``now`` (UTC-aware); served by a partial index."""
+        return self.filter(next_check_at__lte=now)
+
+    def overdue(self, now: dt.datetime):
+        """Open cases past a deadline they have not met: unresponded past respond due, unresolved past resolve due."""
+        return self.filter(
+            Q(responded_at__isnull=True, respond_due_at__lt=now) | Q(resolved_at__isnull=True, resolve_due_at__lt=now),
+            status__in=OPEN_STATES,
+        )
+
+
+class Case(models.Model):
+    """One citizen demand (诉求 / 工单), whatever its channel.
+
+    Every time is stored in UTC. Status changes only through ``cases.services``; each writes a CaseEvent.
+    ``next_check_at`` is the earliest pending warning or breach, the only column the sweep reads.
+    """
+
+    number = models.CharField(_("编号"), max_length=20, unique=True)
+    external_ref = models.CharField(_("外部编号"), max_length=64, blank=True, help_text=_("如12345工单号"))
+    kind = models.CharField(_("诉求类型"), max_length=16, choices=CaseKind.choices)
+    source = models.CharField(_("来源"), max_length=16, choices=Source.choices)
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="cases", verbose_name=_("分类")
+    )
+    urgency = models.CharField(_("紧急程度"), max_length=16, choices=Urgency.choices, default=Urgency.GENERAL)
+    title = models.CharField(_("标题"), max_length=200)
+    description = models.TextField(_("诉求内容"), blank=True)
+    complainant_name = models.CharField(_("诉求人"), max_length=50, blank=True)
+    complainant_phone = models.CharField(_("诉求人电话"), max_length=30, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    village = models.ForeignKey(
+        "grids.Village", on_delete=models.PROTECT, related_name="cases", verbose_name=_("村/社区")
+    )
+    grid = models.ForeignKey(
+        "grids.Grid", on_delete=models.PROTECT, null=True, blank=True, related_name="cases", verbose_name=_("微网格")
+    )
+    lng = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    lat = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    handler = models.ForeignKey(
+        "grids.Cadre", on_delete=models.SET_NULL, null=True, blank=True, related_name="cases", verbose_name=_("承办人")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("登记人"),
+    )
+
+    # Milestones (UTC).
+    received_at = models.DateTimeField(_("受理时间"))
+    dispatched_at = models.DateTimeField(_("派单时间"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    responded_at = models.DateTimeField(_("联系时间"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+
+    # Deadlines, fixed at dispatch from the SlaPolicy of the urgency; warning and breach marks per deadline.
+    respond_due_at = models.DateTimeField(_("响应时限"), null=True, blank=True)
+    resolve_due_at = models.DateTimeField(_("办结时限"), null=True, blank=True)
+    respond_warn_at = models.DateTimeField(_("响应预警点"), null=True, blank=True)
+    resolve_warn_at = models.DateTimeField(_("办结预警点"), null=True, blank=True)
+    respond_warned_at = models.DateTimeField(_("响应已预警"), null=True, blank=True)
+    respond_breached_at = models.DateTimeField(_("响应超时于"), null=True, blank=True)
+    resolve_warned_at = models.DateTimeField(_("办结已预警"), null=True, blank=True)
+    resolve_breached_at = models.DateTimeField(_("办结超时于"), null=True, blank=True)
+    next_check_at = models.DateTimeField(_("下次检查"), null=True, blank=True, editable=False)
+
+    # Extension (延期): a pending request, then the approved move of resolve_due_at.
+    extension_requested_until = models.DateTimeField(_("申请延期至"), null=True, blank=True)
+    extension_reason = models.CharField(_("延期理由"), max_length=500, blank=True)
+    escalated_at = models.DateTimeField(_("最近督办"), null=True, blank=True)
+
+    # Outcome (办结) and callback (回访).
+    solved = models.BooleanField(_("是否解决"), null=True, blank=True)
+    result = models.TextField(_("办理结果"), blank=True)
+    callback_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
+    callback_contacted = models.BooleanField(_("回访：是否联系"), null=True, blank=True)
+    callback_solved = models.BooleanField(_("回访：是否解决"), null=True, blank=True)
+    satisfaction = models.CharField(_("满意度"), max_length=24, choices=Satisfaction.choices, blank=True)
+
+    excluded = models.BooleanField(_("剔除"), default=False)
+    exclusion_reason = models.CharField(_("剔除理由"), max_length=200, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates", verbose_name=_("重复于")
+    )
+    visit = models.ForeignKey(
+        "grids.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="cases",
+        verbose_name=_("走访接待日"), help_text=_("来源为走访接待日的诉求所属的走访。"),
+    )
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("诉求")
+        verbose_name_plural = _("诉求")
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_ref"], condition=~Q(external_ref=""), name="case_external_ref_per_source"
+            ),
+            models.CheckConstraint(condition=~Q(duplicate_of=models.F("id")), name="case_not_duplicate_of_itself"),
+        ]
+        indexes = [
+            # The sweep reads only cases with a pending check: cost follows the cases that are due.
+            models.Index(fields=["next_check_at"], name="case_next_check", condition=Q(next_check_at__isnull=False)),
+            models.Index(fields=["status", "received_at"], name="case_status_received"),
+            models.Index(fields=["village", "status"], name="case_village_status"),
+            models.Index(fields=["grid", "status"], name="case_grid_status"),
+            models.Index(fields=["received_at"], name="case_received"),
+            models.Index(fields=["resolve_due_at"], name="case_resolve_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.number} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+    def compute_next_check_at(self):
+        """The earliest pending warning or breach of this case, or None.
+
+        A warning is pending while its deadline is unmet and unwarned. A breach is pending while unrecorded
+        and the deadline is unmet, or was met after it (a late response the sweep has not seen yet).
+        Cancelled cases have none. Returns an aware UTC datetime or None.
+        """
+        if self.status == Status.CANCELLED:
+            return None
+        pending = []
+        for met_at, due, warn, warned, breached in (
+            (self.responded_at, self.respond_due_at, self.respond_warn_at, self.respond_warned_at,
+             self.respond_breached_at),
+            (self.resolved_at, self.resolve_due_at, self.resolve_warn_at, self.resolve_warned_at,
+             self.resolve_breached_at),
+        ):
+            if due is None:
+                continue
+            if met_at is None and warned is None and warn is not None:
+                pending.append(warn)
+            if breached is None and (met_at is None or met_at > due):
+                pending.append(due)
+        return min(pending) if pending else None
+
+    @property
+    def responded_on_time(self):
+        """True/False once the respond deadline is met or missed; None while it can still be met or has none."""
+        return _on_time(self.responded_at, self.respond_due_at)
+
+    @property
+    def resolved_on_time(self):
+        return _on_time(self.resolved_at, self.resolve_due_at)
+
+
+def _on_time(met_at, due):
+    if due is None or met_at is None:
+        return None
+    return met_at <= due
+
+
+class CaseEvent(models.Model):
+    """Append-only audit row: who did what to a case, when, from which state to which."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", verbose_name=_("诉求"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("操作人"),
+    )
+    action = models.CharField(_("动作"), max_length=24, choices=Action.choices)
+    from_status = models.CharField(_("原状态"), max_length=16, choices=Status.choices, blank=True)
+    to_status = models.CharField(_("新状态"), max_length=16, choices=Status.choices, blank=True)
+    at = models.DateTimeField(_("时间"))
+    note = models.TextField(_("说明"), blank=True)
+    data = models.JSONField(_("数据"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("诉求事件")
+        verbose_name_plural = _("诉求事件")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["case", "at"], name="event_case_at"),
+                   models.Index(fields=["action", "at"], name="event_action_at")]
+
+    def __str__(self):
+        return f"{self.case_id} {self.action} @ {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("CaseEvent rows are append-only")
+        super().save(*args, **kwargs)
+
+
+class Notification(models.Model):
+    """An in-app message to one user; e-mailed after the transaction that created it commits.
+
+    ``dedupe_key`` makes creation idempotent: the same key for the same recipient is stored once.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("接收人")
+    )
+    kind = models.CharField(_("类型"), max_length=24, choices=NotificationKind.choices)
+    title = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"), blank=True)
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications", verbose_name=_("诉求")
+    )
+    dedupe_key = models.CharField(max_length=120)
+    created_at = models.DateTimeField(_("创建时间"))
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("邮件发送时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "dedupe_key"], name="notification_once_per_recipient"),
+        ]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+
+    def __str__(self):
+        return self.title

@@ -1,0 +1,426 @@
+"""The case lifecycle: one function per transition (DESIGN §4).
+
+Every function validates, locks the case row, changes it inside one transaction, writes exactly one
+CaseEvent and returns the updated Case. A transition not allowed from the current state raises
+:class:`TransitionNotAllowed` (HTTP 409); bad arguments raise ``django.core.exceptions.ValidationError``
+(HTTP 400). Two racing calls on one case are serialised by the row lock: the second one sees the state
+the first one left and raises if its transition no longer applies. Times are aware datetimes (UTC in
+storage); ``now`` defaults to ``timezone.now()`` read once per call.
+"""
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from grids.models import Grid
+
+from .choices import OPEN_STATES, Action, NotificationKind, Satisfaction, Status, Urgency
+from .deadlines import apply_deadlines
+from .models import Case, CaseEvent, DailySequence
+from .notifications import case_recipients, notify, supervisors
+
+
+class TransitionNotAllowed(Exception):
+    """The transition does not apply to the case in its current state (HTTP 409).
+
+    ``code`` is a stable machine-readable reason, ``detail`` a sentence for people.
+    """
+
+    def __init__(self, detail: str, code: str = "transition_not_allowed"):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The Asia/Shanghai calendar date of an aware datetime (China has no daylight saving)."""
+    return timezone.localtime(moment, timezone.get_default_timezone()).date()
+
+
+def next_case_number(received_at: dt.datetime) -> str:
+    """Hand out the next number of the Asia/Shanghai day of ``received_at``: ``XJ20250407-0001``.
+
+    Must run inside a transaction; the day's counter row is locked so concurrent calls never collide.
+    """
+    day = local_date(received_at)
+    DailySequence.objects.get_or_create(day=day)
+    seq = DailySequence.objects.select_for_update().get(day=day)
+    seq.last += 1
+    seq.save(update_fields=["last"])
+    return f"XJ{day:%Y%m%d}-{seq.last:04d}"
+
+
+def _event(case, action, *, actor, at, from_status, note="", data=None) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case, actor=actor, action=action, from_status=from_status or "", to_status=case.status, at=at,
+        note=note, data=data or {},
+    )
+
+
+def _transition(case_or_id, *, allowed_from, action, actor, now, change, to_status=None, note="", data=None):
+    """Lock the case, check its state, apply ``change(case)``, save, write one event. Returns the case."""
+    pk = case_or_id.pk if isinstance(case_or_id, Case) else case_or_id
+    with transaction.atomic():
+        case = Case.objects.select_for_update(of=("self",)).select_related("village", "grid").get(pk=pk)
+        if case.status not in allowed_from:
+            raise TransitionNotAllowed(
+                _("诉求 %(number)s 当前状态为“%(status)s”，不能执行“%(action)s”。")
+                % {"number": case.number, "status": case.get_status_display(), "action": Action(action).label}
+            )
+        from_status = case.status
+        extra = change(case) or {}
+        if to_status is not None:
+            case.status = to_status
+        case.next_check_at = case.compute_next_check_at()
+        case.save()
+        _event(case, action, actor=actor, at=now, from_status=from_status, note=note, data={**(data or {}), **extra})
+    return case
+
+
+def _require(value, field, message):
+    if value in (None, ""):
+        raise ValidationError({field: message})
+
+
+# --- Intake -----------------------------------------------------------------------------------------
+
+
+def create_case(*, actor, kind, source, title, village=None, grid=None, category=None, urgency=None,
+                description="", complainant_name="", complainant_phone="", address="", lng=None, lat=None,
+                external_ref="", received_at=None, now=None, **extra_fields) -> Case:
+    """Log a new case (登记) in state ``received``; one ``created`` event.
+
+    ``grid`` or ``village`` is required (the grid implies its village; both must agree). ``urgency``
+    defaults to the category's default urgency, else ``general``. ``received_at`` (aware) defaults to
+    ``now``; imports pass the historical time. ``extra_fields`` are further Case fields set by other apps
+    (``visit``, ``deputy``, ``station``). Raises ValidationError for a missing or inconsistent field, and
+    for an ``external_ref`` already used by this source.
+    """
+    now = now or timezone.now()
+    received_at = received_at or now
+    _require(title and title.strip(), "title", _("标题不能为空。"))
+    if grid is not None:
+        if village is not None and grid.village_id != village.pk:
+            raise ValidationError({"grid": _("微网格不属于所选村/社区。")})
+        village = grid.village
+    if village is None:
+        raise ValidationError({"village": _("须指定微网格或村/社区。")})
+    if urgency is None:
+        urgency = category.effective_urgency() if category is not None else Urgency.GENERAL
+    if external_ref and Case.objects.filter(source=source, external_ref=external_ref).exists():
+        raise ValidationError({"external_ref": _("该来源的外部编号已存在。")})
+    with transaction.atomic():
+        case = Case(
+            number=next_case_number(received_at), external_ref=external_ref or "", kind=kind, source=source,
+            category=category, urgency=urgency, title=title.strip(), description=description or "",
+            complainant_name=complainant_name or "", complainant_phone=complainant_phone or "",
+            address=address or "", village=village, grid=grid, lng=lng, lat=lat, status=Status.RECEIVED,
+            received_at=received_at, created_by=actor, **extra_fields,
+        )
+        case.full_clean(exclude=["number", "created_by"], validate_unique=False, validate_constraints=False)
+        case.save()
+        _event(case, Action.CREATED, actor=actor, at=now, from_status="",
+               data={"source": source, "received_at": received_at.isoformat()})
+    return case
+
+
+def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Case:
+    """Dispatch (派单) or reassign a case to a micro-grid: ``received | returned | dispatched | accepted``
+    → ``dispatched``. Sets the deadlines from the SlaPolicy of the case's urgency on first dispatch;
+    a re-dispatch keeps them (the clock started at ``received_at``). ``handler`` (a Cadre) defaults to
+    the grid's leader. Notifies the new handler after commit.
+    """
+    now = now or timezone.now()
+    if grid is None:
+        raise ValidationError({"grid": _("请选择微网格。")})
+    handler = handler or grid.leader
+
+    def change(case):
+        previous = case.grid_id
+        case.grid = grid
+        case.village_id = grid.village_id
+        case.handler = handler
+        case.dispatched_at = now
+        case.accepted_at = None
+        if case.respond_due_at is None:
+            apply_deadlines(case)
+        recipients = [handler.user] if handler is not None and handler.user_id else []
+        notify(recipients, kind=NotificationKind.DISPATCHED, title=_("新派单：%s") % case.number,
+               body=case.title, case=case, dedupe_key=f"dispatched:{case.pk}:{now.isoformat()}", now=now)
+        return {"grid": grid.code, "previous_grid_id": previous, "handler_id": handler.pk if handler else None}
+
+    return _transition(case, allowed_from=(Status.RECEIVED, Status.RETURNED, Status.DISPATCHED, Status.ACCEPTED),
+                       action=Action.DISPATCHED, actor=actor, now=now, change=change,
+                       to_status=Status.DISPATCHED, note=note)
+
+
+def accept(case, *, actor, handler=None, now=None) -> Case:
+    """The grid signs for the case (签收): ``dispatched`` → ``accepted``. Deadlines are kept."""
+    now = now or timezone.now()
+
+    def change(case):
+        case.accepted_at = now
+        if handler is not None:
+            case.handler = handler
+
+    return _transition(case, allowed_from=(Status.DISPATCHED,), action=Action.ACCEPTED, actor=actor, now=now,
+                       change=change, to_status=Status.ACCEPTED)
+
+
+def return_case(case, *, actor, reason: str, now=None) -> Case:
+    """The grid sends the case back as not its remit (退单): ``dispatched | accepted`` → ``returned``.
+    ``reason`` is required. Deadlines keep running."""
+    now = now or timezone.now()
+    _require(reason and reason.strip(), "reason", _("请填写退单理由。"))
+    return _transition(case, allowed_from=(Status.DISPATCHED, Status.ACCEPTED), action=Action.RETURNED,
+                       actor=actor, now=now, change=lambda c: None, to_status=Status.RETURNED, note=reason.strip())
+
+
+def respond(case, *, actor, note="", now=None) -> Case:
+    """The complainant was contacted (联系 / 响应): ``accepted`` → ``responded``; sets ``responded_at``."""
+    now = now or timezone.now()
+
+    def change(case):
+        case.responded_at = now
+
+    return _transition(case, allowed_from=(Status.ACCEPTED,), action=Action.RESPONDED, actor=actor, now=now,
+                       change=change, to_status=Status.RESPONDED, note=note)
+
+
+def resolve(case, *, actor, solved: bool, result: str, now=None) -> Case:
+    """Handling finished with an outcome (办结): ``responded`` → ``resolved``.
+
+    Also on the spot (就地解决) straight from ``received``: the case was logged where the problem is,
+    so contact, dispatch to its grid and resolution all happen now; deadlines are set from the policy
+    so that on-time figures include it. ``solved`` (bool) and a non-empty ``result`` are required.
+    """
+    now = now or timezone.now()
+    if solved is None:
+        raise ValidationError({"solved": _("请说明是否解决。")})
+    _require(result and result.strip(), "result", _("请填写办理结果。"))
+
+    def change(case):
+        on_the_spot = case.status == Status.RECEIVED
+        if on_the_spot:
+            if case.grid_id is None:
+                raise ValidationError({"grid": _("就地解决的诉求须属于一个微网格。")})
+            case.dispatched_at = case.accepted_at = now
+            case.handler = case.handler or case.grid.leader
+            case.responded_at = now
+            if case.respond_due_at is None:
+                apply_deadlines(case)
+        case.resolved_at = now
+        case.solved = bool(solved)
+        case.result = result.strip()
+        return {"solved": bool(solved), "on_the_spot": on_the_spot}
+
+    return _transition(case, allowed_from=(Status.RESPONDED, Status.RECEIVED), action=Action.RESOLVED,
+                       actor=actor, now=now, change=change, to_status=Status.RESOLVED)
+
+
+def resolve_on_the_spot(*, actor, result: str, solved: bool = True, now=None, **case_fields) -> Case:
+    """Log a case found on patrol and resolve it at once (就地解决): two events, ``created`` and ``resolved``.
+
+    ``case_fields`` are those of :func:`create_case` (a ``grid`` is required). Both steps commit together.
+    """
+    now = now or timezone.now()
+    if case_fields.get("grid") is None:
+        raise ValidationError({"grid": _("就地解决的诉求须属于一个微网格。")})
+    with transaction.atomic():
+        case = create_case(actor=actor, now=now, **case_fields)
+        return resolve(case, actor=actor, solved=solved, result=result, now=now)
+
+
+def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction: str, note="", now=None) -> Case:
+    """Record the call-back (回访) of a resolved case: contacted?, solved?, satisfaction.
+
+    ``satisfaction`` is one of :class:`Satisfaction`; ``unreachable`` means the complainant could not be
+    reached (``contacted`` is then False) and is not a valid callback, so another callback may follow.
+    Once a valid callback is recorded, a second one raises TransitionNotAllowed (reopen first).
+    """
+    now = now or timezone.now()
+    if satisfaction not in Satisfaction.values:
+        raise ValidationError({"satisfaction": _("满意度取值无效。")})
+    reachable = satisfaction != Satisfaction.UNREACHABLE
+    if reachable and contacted is None:
+        raise ValidationError({"contacted": _("请说明是否联系。")})
+    if reachable and solved is None:
+        raise ValidationError({"solved": _("请说明是否解决。")})
+
+    def change(case):
+        if case.satisfaction and case.satisfaction != Satisfaction.UNREACHABLE:
+            raise TransitionNotAllowed(_("该诉求已有有效回访；如需重办请先重办。"), code="callback_recorded")
+        case.callback_at = now
+        case.satisfaction = satisfaction
+        case.callback_contacted = bool(contacted) if reachable else False
+        case.callback_solved = bool(solved) if reachable else None
+        return {"contacted": case.callback_contacted, "solved": case.callback_solved, "satisfaction": satisfaction}
+
+    return _transition(case, allowed_from=(Status.RESOLVED,), action=Action.CALLBACK, actor=actor, now=now,
+                       change=change, note=note)
+
+
+def reopen(case, *, actor, note="", now=None) -> Case:
+    """Handle again (重办) after an unsatisfied or unsolved callback: ``resolved`` → ``dispatched`` to the
+    same grid. The outcome and callback answers are cleared on the case (they stay in the events);
+    the deadlines are kept."""
+    now = now or timezone.now()
+
+    def change(case):
+        if not (case.satisfaction == Satisfaction.UNSATISFIED or case.callback_solved is False):
+            raise TransitionNotAllowed(_("只有回访不满意或未解决的诉求才能重办。"), code="reopen_needs_unsatisfied")
+        previous = {"satisfaction": case.satisfaction, "solved": case.solved, "result": case.result,
+                    "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None}
+        case.resolved_at = None
+        case.solved = None
+        case.result = ""
+        case.callback_at = case.callback_contacted = case.callback_solved = None
+        case.satisfaction = ""
+        case.dispatched_at = now
+        case.accepted_at = None
+        return {"previous": previous}
+
+    return _transition(case, allowed_from=(Status.RESOLVED,), action=Action.REOPENED, actor=actor, now=now,
+                       change=change, to_status=Status.DISPATCHED, note=note)
+
+
+def close(case, *, actor, note="", now=None) -> Case:
+    """Close (结案) a resolved case: ``resolved`` → ``closed``."""
+    now = now or timezone.now()
+
+    def change(case):
+        case.closed_at = now
+
+    return _transition(case, allowed_from=(Status.RESOLVED,), action=Action.CLOSED, actor=actor, now=now,
+                       change=change, to_status=Status.CLOSED, note=note)
+
+
+def cancel(case, *, actor, reason: str, duplicate_of=None, exclude: bool = True, now=None) -> Case:
+    """Cancel (撤销) an invalid, withdrawn or duplicate case from any state before resolution.
+
+    ``duplicate_of`` (a Case) marks it as a repeat of that original, which must not itself be a duplicate
+    (never a chain). ``exclude`` also takes it out of the assessed scope (剔除) with ``reason``.
+    """
+    now = now or timezone.now()
+    _require(reason and reason.strip(), "reason", _("请填写撤销理由。"))
+    if duplicate_of is not None and duplicate_of.duplicate_of_id is not None:
+        raise ValidationError({"duplicate_of": _("原诉求本身是重复诉求，请指向最初的诉求。")})
+
+    def change(case):
+        if duplicate_of is not None and duplicate_of.pk == case.pk:
+            raise ValidationError({"duplicate_of": _("诉求不能重复于自身。")})
+        case.cancelled_at = now
+        case.duplicate_of = duplicate_of
+        if exclude:
+            case.excluded = True
+            case.exclusion_reason = reason.strip()[:200]
+        return {"duplicate_of": duplicate_of.number if duplicate_of else None, "excluded": bool(exclude)}
+
+    return _transition(case, allowed_from=OPEN_STATES, action=Action.CANCELLED, actor=actor, now=now,
+                       change=change, to_status=Status.CANCELLED, note=reason.strip())
+
+
+def request_extension(case, *, actor, until: dt.datetime, reason: str, now=None) -> Case:
+    """Ask to move the resolve deadline (申请延期) to ``until`` (aware, later than the current deadline).
+    Allowed while dispatched, accepted or responded and no request is pending; supervisors are notified."""
+    now = now or timezone.now()
+    _require(reason and reason.strip(), "reason", _("请填写延期理由。"))
+    if until is None or timezone.is_naive(until):
+        raise ValidationError({"until": _("请给出带时区的延期时间。")})
+
+    def change(case):
+        if case.extension_requested_until is not None:
+            raise TransitionNotAllowed(_("已有待审批的延期申请。"), code="extension_pending")
+        if case.resolve_due_at is None or until <= case.resolve_due_at:
+            raise ValidationError({"until": _("延期时间须晚于当前办结时限。")})
+        case.extension_requested_until = until
+        case.extension_reason = reason.strip()[:500]
+        notify(supervisors(), kind=NotificationKind.EXTENSION_REQUESTED, title=_("延期申请：%s") % case.number,
+               body=reason.strip(), case=case, dedupe_key=f"extension:{case.pk}:{now.isoformat()}", now=now)
+        return {"until": until.isoformat()}
+
+    return _transition(case, allowed_from=(Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
+                       action=Action.EXTENSION_REQUESTED, actor=actor, now=now, change=change, note=reason.strip())
+
+
+def approve_extension(case, *, actor, note="", now=None) -> Case:
+    """Approve the pending extension (批准延期): ``resolve_due_at`` moves to the requested time, with a new
+    warning point; the warning and breach of the old deadline stay in the events and new ones may follow."""
+    now = now or timezone.now()
+
+    def change(case):
+        if case.extension_requested_until is None:
+            raise TransitionNotAllowed(_("没有待审批的延期申请。"), code="no_extension_pending")
+        old_due = case.resolve_due_at
+        apply_deadlines(case, resolve_due_at=case.extension_requested_until)
+        case.resolve_warned_at = case.resolve_breached_at = None
+        case.extension_requested_until = None
+        return {"old_resolve_due_at": old_due.isoformat(), "resolve_due_at": case.resolve_due_at.isoformat()}
+
+    return _transition(case, allowed_from=(Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
+                       action=Action.EXTENSION_APPROVED, actor=actor, now=now, change=change, note=note)
+
+
+def decline_extension(case, *, actor, note="", now=None) -> Case:
+    """Decline the pending extension (驳回延期); the deadline stays."""
+    now = now or timezone.now()
+
+    def change(case):
+        if case.extension_requested_until is None:
+            raise TransitionNotAllowed(_("没有待审批的延期申请。"), code="no_extension_pending")
+        requested = case.extension_requested_until
+        case.extension_requested_until = None
+        return {"requested_until": requested.isoformat()}
+
+    return _transition(case, allowed_from=(Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
+                       action=Action.EXTENSION_DECLINED, actor=actor, now=now, change=change, note=note)
+
+
+def escalate(case, *, actor, note: str, now=None) -> Case:
+    """A supervisor's order on a late or hard case (督办); the handler and village leader are notified."""
+    now = now or timezone.now()
+    _require(note and note.strip(), "note", _("请填写督办意见。"))
+
+    def change(case):
+        case.escalated_at = now
+        notify(case_recipients(case), kind=NotificationKind.ESCALATED, title=_("督办：%s") % case.number,
+               body=note.strip(), case=case, dedupe_key=f"escalated:{case.pk}:{now.isoformat()}", now=now)
+
+    return _transition(case, allowed_from=OPEN_STATES, action=Action.ESCALATED, actor=actor, now=now,
+                       change=change, note=note.strip())
+
+
+def comment(case, *, actor, note: str, now=None) -> Case:
+    """Add a note to the case's timeline (备注), in any state."""
+    now = now or timezone.now()
+    _require(note and note.strip(), "note", _("备注不能为空。"))
+    return _transition(case, allowed_from=tuple(Status), action=Action.COMMENTED, actor=actor, now=now,
+                       change=lambda c: None, note=note.strip())
+
+
+def change_urgency(case, *, actor, urgency: str, note="", now=None) -> Case:
+    """A supervisor changes the urgency; set deadlines are recomputed from ``received_at`` (DESIGN §5)."""
+    now = now or timezone.now()
+    if urgency not in Urgency.values:
+        raise ValidationError({"urgency": _("紧急程度取值无效。")})
+
+    def change(case):
+        old = case.urgency
+        case.urgency = urgency
+        if case.respond_due_at is not None:
+            apply_deadlines(case)
+            case.respond_warned_at = case.respond_breached_at = None
+            case.resolve_warned_at = case.resolve_breached_at = None
+        return {"old_urgency": old, "urgency": urgency}
+
+    return _transition(case, allowed_from=OPEN_STATES, action=Action.URGENCY_CHANGED, actor=actor, now=now,
+                       change=change, note=note)
+
+
+__all__ = [
+    "TransitionNotAllowed", "create_case", "dispatch", "accept", "return_case", "respond", "resolve",
+    "resolve_on_the_spot", "callback", "reopen", "close", "cancel", "request_extension", "approve_extension",
+    "decline_extension", "escalate", "comment", "change_urgency", "next_case_number",
+]
