@@ -68,7 +68,13 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture
 def xiji(db):
-    """The seeded town (no logins): returns the SeedReport."""
+    """The seeded town (no logins) and the SLA policies: returns the SeedReport.
+
+    The policies come from a data migration, but tests with ``transaction=True`` flush the tables after
+    themselves, so they are seeded here again (idempotent).
+    """
+    from cases.seeding import seed_sla_policies
     from grids.services import seed_xiji
 
+    seed_sla_policies()
     return seed_xiji()
