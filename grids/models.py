@@ -1,4 +1,6 @@
 """The grid registry: town, villages, micro-grids, cadres and their standing village assignments (DESIGN §2)."""
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -86,8 +88,17 @@ class Grid(models.Model):
         return f"{self.village.short_name}·{self.name}"
 
 
+def new_calendar_token() -> str:
+    """A fresh secret for a cadre's calendar link: 32 random bytes, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
 class Cadre(models.Model):
-    """A person who works cases (town or village level), optionally linked to a login."""
+    """A person who works cases (town or village level), optionally linked to a login.
+
+    ``calendar_token`` is the secret part of the cadre's iCalendar link of visits (``/calendar/<token>.ics``);
+    ``grids.visits.rotate_calendar_token`` replaces it, which makes the old link stop working.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -112,6 +123,9 @@ class Cadre(models.Model):
         help_text=_("村级干部所在的村/社区；镇级干部留空。"),
     )
     is_active = models.BooleanField(_("在岗"), default=True)
+    calendar_token = models.CharField(
+        _("日历订阅密钥"), max_length=64, unique=True, default=new_calendar_token, editable=False,
+    )
 
     class Meta:
         verbose_name = _("干部")

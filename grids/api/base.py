@@ -1,0 +1,73 @@
+"""Plumbing shared by every API app: pagination, the scoped-viewset base, error bodies for the schema."""
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+
+from grids.scope import local_today, request_now, request_scope
+
+#: Largest page a client may ask for with ``page_size`` (issue 5).
+MAX_PAGE_SIZE = 200
+
+
+class Pagination(PageNumberPagination):
+    """Page-number pagination: ``page`` (from 1) and ``page_size`` (default 50, capped at 200)."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+
+class ScopedMixin:
+    """For views: ``self.scope`` (the caller's :class:`grids.scope.Scope`) and ``self.now`` (the request's
+    clock, aware UTC), both computed once per request. Serializers find them in their context."""
+
+    @property
+    def scope(self):
+        return request_scope(self.request)
+
+    @property
+    def now(self):
+        return request_now(self.request)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["scope"] = self.scope
+        context["now"] = self.now
+        context["today"] = local_today(self.now)
+        return context
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Body of 401, 403, 404, 409 and 429 answers."""
+
+    code = serializers.CharField(help_text="Stable machine-readable reason, e.g. `transition_not_allowed`.")
+    detail = serializers.CharField(help_text="A sentence for people.")
+
+
+#: Body of a 400 answer: field name (or ``non_field_errors``) → list of messages (or nested errors).
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {},
+    "description": "Field name (or `non_field_errors`) → list of messages.",
+    "example": {"title": ["标题不能为空。"]},
+}
+
+_DESCRIPTIONS = {
+    400: "Bad input: field errors.",
+    401: "Not authenticated.",
+    403: "Your role may not do this.",
+    404: "Not found, or outside your scope.",
+    409: "Not allowed in the case's current state, or lost to a concurrent change.",
+    429: "Too many failed logins; retry later.",
+}
+
+
+def error_responses(*codes: int, media_type: str | None = None) -> dict:
+    """``extend_schema(responses=…)`` entries for the given HTTP error codes; with ``media_type`` keyed
+    ``(code, media_type)``, for views whose successful answers come in several formats."""
+    out = {}
+    for code in codes:
+        schema = FIELD_ERRORS_SCHEMA if code == 400 else ErrorSerializer
+        out[(code, media_type) if media_type else code] = OpenApiResponse(response=schema,
+                                                                           description=_DESCRIPTIONS[code])
+    return out
