@@ -60,10 +60,13 @@ class Village(models.Model):
 
     @property
     def short_name(self) -> str:
-        """The everyday name: 大灰店村村委会 → 大灰店村, 运潮馨苑社区居民委员会 → 运潮馨苑社区."""
-        for suffix in ("居民委员会", "村委会", "村民委员会"):
+        """The everyday name: 大灰店村村委会 → 大灰店村, 西集村委会 → 西集村, 运潮馨苑社区居民委员会 → 运潮馨苑社区."""
+        if self.name.endswith("居民委员会"):
+            return self.name[: -len("居民委员会")]
+        for suffix in ("村民委员会", "村委会"):
             if self.name.endswith(suffix):
-                return self.name[: -len(suffix)]
+                base = self.name[: -len(suffix)]
+                return base if base.endswith("村") else base + "村"
         return self.name
 
 

@@ -1,0 +1,60 @@
+"""Filters of the liaison stations' API lists (django-filter): ``<relation>_id`` filters and a ``q`` search."""
+import django_filters as df
+
+from cases.choices import Status
+from grids.filtersets import IdFilter, SearchFilter
+
+from .choices import DeputyLevel, ReceptionStatus, StationTheme
+from .models import Deputy, LiaisonStation, RaisedDemand, Reception
+
+
+class StationFilterSet(df.FilterSet):
+    theme = df.ChoiceFilter(choices=StationTheme.choices)
+    village_id = IdFilter(field_name="village_id", help_text="Stations standing in this village.")
+    serves_village_id = IdFilter(field_name="villages_served", help_text="Stations serving this village.")
+    is_active = df.BooleanFilter()
+    q = SearchFilter(("name", "code", "address"), help_text="Name, code or address contains.")
+
+    class Meta:
+        model = LiaisonStation
+        fields = []
+
+
+class DeputyFilterSet(df.FilterSet):
+    station_id = IdFilter(field_name="station_id")
+    level = df.ChoiceFilter(choices=DeputyLevel.choices)
+    is_active = df.BooleanFilter()
+    q = SearchFilter(("name", "code"), help_text="Name or code contains.")
+
+    class Meta:
+        model = Deputy
+        fields = []
+
+
+class ReceptionFilterSet(df.FilterSet):
+    station_id = IdFilter(field_name="station_id")
+    deputy_id = IdFilter(field_name="deputies", help_text="Receptions with this deputy on duty / present.")
+    status = df.MultipleChoiceFilter(choices=ReceptionStatus.choices,
+                                     help_text="One or more statuses (repeat the parameter).")
+    regular = df.BooleanFilter(help_text="true: planned from the station's regular reception day.")
+    date_from = df.DateFilter(field_name="date", lookup_expr="gte", help_text="On or after (Asia/Shanghai date).")
+    date_to = df.DateFilter(field_name="date", lookup_expr="lte", help_text="On or before (Asia/Shanghai date).")
+
+    class Meta:
+        model = Reception
+        fields = []
+
+
+class DemandFilterSet(df.FilterSet):
+    station_id = IdFilter(field_name="station_id")
+    deputy_id = IdFilter(field_name="deputy_id")
+    reception_id = IdFilter(field_name="reception_id")
+    status = df.MultipleChoiceFilter(field_name="case__status", choices=Status.choices,
+                                     help_text="One or more case statuses (repeat the parameter).")
+    raised_after = df.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    raised_before = df.IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
+    q = SearchFilter(("case__number", "case__title"), help_text="Case number or title contains.")
+
+    class Meta:
+        model = RaisedDemand
+        fields = []
