@@ -1,7 +1,10 @@
 """Filters of the grid registry's API lists (django-filter): ``<relation>_id`` filters and a ``q`` search."""
+import datetime as dt
+
 import django_filters as df
 from django import forms
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 from .choices import CadreLevel, Role, VillageKind
@@ -22,6 +25,29 @@ class IdFilter(df.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, normalised to UTC; an offset-less value is read as Asia/Shanghai time.
+
+    Offsets PostgreSQL refuses (beyond ±15:59) and values that fall outside the calendar once in UTC are
+    turned into UTC here or refused as bad input, never sent to the database as they came.
+    """
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError("日期时间超出范围。", code="invalid") from None
+
+
+class UTCDateTimeFilter(df.IsoDateTimeFilter):
+    """An ISO 8601 date-time filter (see :class:`UTCDateTimeField`)."""
+
+    field_class = UTCDateTimeField
 
 
 class SearchFilter(df.CharFilter):

@@ -1,0 +1,194 @@
+"""Statistics endpoints (issue 5 §4): the rates of DESIGN §6 per group and the overdue list, over the
+caller's scope, as JSON, CSV or XLSX (``?format=csv|xlsx``).
+
+Figures come from ``cases.selectors`` (``rates`` and ``overdue_cases``); this module only validates the
+query, passes the caller's scoped cases (None for town-wide roles, so that the stored daily aggregates
+are used) and renders the rows.
+"""
+import datetime as dt
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, renderers, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cases import selectors
+from cases.models import Case
+from grids.api.base import ScopedMixin, error_responses
+
+from .renderers import CSVRenderer, XLSXRenderer
+from .serializers import CaseSerializer
+
+GROUP_BY = ["village", "grid", "category", "source", "handler", "day", "week", "month", "assessment_month"]
+RATE_COLUMNS = [
+    "key", "label", "received", "dispatched", "responded", "resolved", "closed", "overdue", "respond_on_time",
+    "resolve_on_time", "respond_on_time_rate", "resolve_on_time_rate", "closure_rate", "valid_callbacks",
+    "response_rate", "resolution_rate", "satisfaction_rate", "composite_score", "rank",
+]
+EXPORT_LIMIT = 10_000
+
+_XLSX = XLSXRenderer.media_type
+_FORMAT_PARAM = OpenApiParameter(
+    "format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=["json", "csv", "xlsx"],
+    description="Answer as JSON (default), CSV (UTF-8 with BOM) or XLSX.")
+
+
+class ExportMixin:
+    """JSON, CSV or XLSX answers; errors always as JSON; exports come as a download named ``export_name``."""
+
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer, XLSXRenderer]
+    export_name = "export"
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400:
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = "application/json"
+        response = super().finalize_response(request, response, *args, **kwargs)
+        fmt = getattr(request.accepted_renderer, "format", "json")
+        if response.status_code < 400 and fmt in ("csv", "xlsx"):
+            response["Content-Disposition"] = f'attachment; filename="{self.export_name}.{fmt}"'
+        return response
+
+    @property
+    def exporting(self) -> bool:
+        return getattr(self.request.accepted_renderer, "format", "json") in ("csv", "xlsx")
+
+
+class RatesQuery(serializers.Serializer):
+    group_by = serializers.ChoiceField(choices=GROUP_BY, required=False,
+                                       help_text="Rows per village, grid, top-level category, source, handler, "
+                                                 "day, ISO week, calendar month or assessment month (Asia/Shanghai); "
+                                                 "absent: one row for the whole town.")
+    start = serializers.DateField(required=False,
+                                  help_text="First day (Asia/Shanghai, inclusive) of cases received.")
+    end = serializers.DateField(required=False,
+                                help_text="Last day (Asia/Shanghai, inclusive) of cases received.")
+    scope = serializers.ChoiceField(choices=["assessed", "all"], default="assessed",
+                                    help_text="`assessed`: without excluded cases (剔除); `all`: 全口径.")
+
+    def validate(self, attrs):
+        attrs.setdefault("group_by", None)
+        attrs.setdefault("start", None)
+        attrs.setdefault("end", None)
+        if attrs["start"] and attrs["end"] and attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"end": ["结束日期不能早于开始日期。"]})
+        return attrs
+
+
+class RateRowSerializer(serializers.Serializer):
+    key = serializers.CharField(allow_null=True, help_text="Group key (id, code, value or YYYY-MM).")
+    label = serializers.CharField(allow_null=True)
+    received = serializers.IntegerField(allow_null=True)
+    dispatched = serializers.IntegerField(allow_null=True)
+    responded = serializers.IntegerField(allow_null=True)
+    resolved = serializers.IntegerField(allow_null=True)
+    closed = serializers.IntegerField(allow_null=True)
+    overdue = serializers.IntegerField(allow_null=True)
+    respond_on_time = serializers.IntegerField(allow_null=True)
+    resolve_on_time = serializers.IntegerField(allow_null=True)
+    respond_on_time_rate = serializers.FloatField(allow_null=True)
+    resolve_on_time_rate = serializers.FloatField(allow_null=True)
+    closure_rate = serializers.FloatField(allow_null=True)
+    valid_callbacks = serializers.IntegerField(allow_null=True)
+    response_rate = serializers.FloatField(allow_null=True)
+    resolution_rate = serializers.FloatField(allow_null=True)
+    satisfaction_rate = serializers.FloatField(allow_null=True)
+    composite_score = serializers.FloatField(allow_null=True)
+    rank = serializers.IntegerField(allow_null=True, help_text="By composite score; null when not ranked.")
+
+
+class RatesSerializer(serializers.Serializer):
+    group_by = serializers.CharField(allow_null=True)
+    start = serializers.DateField(allow_null=True)
+    end = serializers.DateField(allow_null=True)
+    scope = serializers.CharField()
+    results = RateRowSerializer(many=True, help_text="`null` figures mean “no data”.")
+
+
+class RatesView(ScopedMixin, ExportMixin, APIView):
+    """The three rates and the other figures of DESIGN §6 per group, over the cases in your scope."""
+
+    export_name = "rates"
+    export_columns = RATE_COLUMNS
+
+    @extend_schema(
+        tags=["statistics"], summary="Rates per group (DESIGN §6)",
+        parameters=[RatesQuery, _FORMAT_PARAM],
+        responses={
+            (200, "application/json"): RatesSerializer,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one row per group."),
+            (200, _XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="XLSX, one row per group."),
+            **error_responses(400, 401, media_type="application/json"),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        query = RatesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        # Town-wide callers read the stored daily aggregates (cases=None); others count their scope live.
+        case_filter = self.scope.case_filter()
+        cases = None if case_filter is None else Case.objects.filter(case_filter)
+        rows = selectors.rates(group_by=params["group_by"], start=params["start"], end=params["end"],
+                               scope=params["scope"], cases=cases, now=self.now)
+        return Response({
+            "group_by": params["group_by"],
+            "start": params["start"].isoformat() if isinstance(params["start"], dt.date) else None,
+            "end": params["end"].isoformat() if isinstance(params["end"], dt.date) else None,
+            "scope": params["scope"],
+            "results": [{**{c: row.get(c) for c in RATE_COLUMNS},
+                         "key": None if row.get("key") is None else str(row["key"])} for row in rows],
+        })
+
+
+class OverdueQuery(serializers.Serializer):
+    open_only = serializers.BooleanField(
+        default=False, help_text="true: only cases still open and past due (the supervisor's action list); "
+                                 "default: also cases that met a deadline late (DESIGN §6).")
+
+
+class OverdueCaseSerializer(CaseSerializer):
+    lateness_seconds = serializers.SerializerMethodField(help_text="How late, in seconds, at the request's time.")
+
+    class Meta(CaseSerializer.Meta):
+        fields = ["lateness_seconds", *CaseSerializer.Meta.fields]
+        read_only_fields = fields
+
+    def get_lateness_seconds(self, case) -> int:
+        lateness = case.lateness
+        if isinstance(lateness, dt.timedelta):
+            return int(lateness.total_seconds())
+        return int(lateness)
+
+
+class OverdueView(ScopedMixin, ExportMixin, generics.ListAPIView):
+    """Overdue cases in your scope (open past a deadline they have not met, or met one late), the latest
+    first, with how late each is at the request's time."""
+
+    serializer_class = OverdueCaseSerializer
+    filter_backends = []
+    export_name = "overdue"
+    export_columns = ["lateness_seconds", "number", "title", "status", "urgency", "village_name", "grid_name",
+                      "handler_name", "received_at", "respond_due_at", "resolve_due_at"]
+
+    def get_queryset(self):
+        query = OverdueQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        cases = self.scope.cases(Case.objects.all())
+        return selectors.overdue_cases(now=self.now, cases=cases, open_only=query.validated_data["open_only"]
+                                       ).select_related("village", "grid", "category", "handler")
+
+    @extend_schema(
+        tags=["statistics"], summary="Overdue cases, the latest first", parameters=[OverdueQuery, _FORMAT_PARAM],
+        responses={
+            (200, "application/json"): OverdueCaseSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV of all overdue cases."),
+            (200, _XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="XLSX of all overdue cases."),
+            **error_responses(400, 401, media_type="application/json"),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        if self.exporting:
+            rows = self.get_serializer(self.get_queryset()[:EXPORT_LIMIT], many=True).data
+            return Response(rows)
+        return super().get(request, *args, **kwargs)

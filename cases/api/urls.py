@@ -1,0 +1,18 @@
+"""Routes of the cases API (mounted under ``/api/v1/`` by ``xiji_grid/api_urls.py``)."""
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .stats import OverdueView, RatesView
+from .views import CaseViewSet, CategoryViewSet, NotificationViewSet, SlaPolicyViewSet
+
+router = SimpleRouter()
+router.register("cases", CaseViewSet, basename="case")
+router.register("categories", CategoryViewSet, basename="category")
+router.register("sla-policies", SlaPolicyViewSet, basename="sla-policy")
+router.register("notifications", NotificationViewSet, basename="notification")
+
+urlpatterns = [
+    *router.urls,
+    path("stats/rates/", RatesView.as_view(), name="stats-rates"),
+    path("stats/overdue/", OverdueView.as_view(), name="stats-overdue"),
+]
