@@ -6,6 +6,7 @@ default for a fresh clone; ``production.py`` removes the defaults of the secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "grids",
     "cases",
+    "reps",
 ]
 
 MIDDLEWARE = [
@@ -97,15 +99,26 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the pages' CSS/JS and vendored ECharts (static/vendor/)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"  # → the start page of the user's roles
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="xiji-grid@localhost")
+
+# Statistics (DESIGN §6; cases.selectors). Weights of the composite score: response, resolution,
+# satisfaction rate (points out of their sum). "Basically satisfied" counts STATS_SATISFACTION_WEIGHT_BASIC.
+STATS_SATISFACTION_WEIGHT_BASIC = env.float("STATS_SATISFACTION_WEIGHT_BASIC", default=0.9)
+STATS_WEIGHTS = tuple(env.list("STATS_WEIGHTS", cast=float, default=[10, 45, 45]))
+STATS_MIN_VALID_CALLBACKS = env.int("STATS_MIN_VALID_CALLBACKS", default=5)  # to be ranked
+STATS_ASSESSMENT_MONTH_FIRST_DAY = env.int("STATS_ASSESSMENT_MONTH_FIRST_DAY", default=19)  # 19th → 18th
+STATS_SNAPSHOT_MARGIN_SECONDS = env.int("STATS_SNAPSHOT_MARGIN_SECONDS", default=900)
+STATS_NIGHTLY_WINDOW_DAYS = env.int("STATS_NIGHTLY_WINDOW_DAYS", default=35)  # days recomputed nightly
 
 # Celery (xiji_grid/celery.py reads every CELERY_* name below).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
@@ -139,10 +152,99 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Statistics snapshots (DESIGN §6, cases.selectors): today's rows hourly, a trailing window nightly.
+    "stats-refresh-today": {  # every hour at :07
+        "task": "cases.refresh_today_stats",
+        "schedule": crontab(minute=7),
+        "options": {"expires": 50 * 60},
+    },
+    "stats-nightly-snapshot": {  # daily 00:15, after the day closed
+        "task": "cases.snapshot_daily_stats",
+        "schedule": crontab(minute=15, hour=0),
+        "options": {"expires": 6 * 3600},
+    },
+    # Weekly village visits (DESIGN §7); crontab hours are CELERY_TIMEZONE (Asia/Shanghai) wall time.
+    "plan-next-week-visits": {  # Friday 18:00: next ISO week's visits; a late run is harmless until Monday
+        "task": "grids.plan_next_week",
+        "schedule": crontab(minute=0, hour=18, day_of_week="fri"),
+        "options": {"expires": 24 * 3600},
+    },
+    "mark-missed-visits": {  # daily 00:30: planned visits of earlier days, unrecorded → missed
+        "task": "grids.mark_missed_visits",
+        "schedule": crontab(minute=30, hour=0),
+        "options": {"expires": 12 * 3600},
+    },
+    "send-visit-reminders": {  # daily 18:00: remind cadres of tomorrow's visits (pointless after 23:00)
+        "task": "grids.send_visit_reminders",
+        "schedule": crontab(minute=0, hour=18),
+        "options": {"expires": 5 * 3600},
+    },
+    # Liaison stations (DESIGN §8): planned receptions for the coming RECEPTION_PLAN_WEEKS weeks, daily and
+    # idempotent; deputies on duty reminded the day before (once per reception and deputy).
+    "plan-receptions": {  # daily 01:20
+        "task": "reps.plan_receptions",
+        "schedule": crontab(minute=20, hour=1),
+        "options": {"expires": 12 * 3600},
+    },
+    "remind-receptions": {  # daily 17:00, the day before
+        "task": "reps.remind_receptions",
+        "schedule": crontab(minute=0, hour=17),
+        "options": {"expires": 5 * 3600},
+    },
 }
+# Weeks of regular liaison-station receptions planned ahead (4 ≈ a month).
+RECEPTION_PLAN_WEEKS = env.int("RECEPTION_PLAN_WEEKS", default=4)
+# Local (Asia/Shanghai) hours of a reception day, used for the visits' calendar feed ("HH:MM").
+VISIT_START_TIME = env("VISIT_START_TIME", default="09:00")
+VISIT_END_TIME = env("VISIT_END_TIME", default="11:30")
 
+# REST API (issue 5): token or session login, scoped viewsets, page-number pages of at most 200.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",  # first: unauthenticated answers 401
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "grids.api.base.Pagination",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "EXCEPTION_HANDLER": "cases.api.errors.exception_handler",
+    # Failed logins per client address and username (grids.api.auth); kept in the default cache.
+    "DEFAULT_THROTTLE_RATES": {"login_failures": env("LOGIN_FAILURES_RATE", default="5/min")},
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),  # proxies in front of us: X-Forwarded-For to trust
+    "URL_FORMAT_OVERRIDE": "format",  # ?format=csv|xlsx on the statistics endpoints
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Xiji Grid API (西集网格)",
+    "DESCRIPTION": (
+        "Cases (诉求) of Xiji town's hotline + grid command centre, their lifecycle, the grid registry and the "
+        "statistics. Log in with `POST /api/v1/auth/token/` and send `Authorization: Token <token>`. Every "
+        "list is limited to your scope (DESIGN §1); an object outside it answers 404."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files: works offline, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CaseKindEnum": "cases.choices.CaseKind",
+        "SourceEnum": "cases.choices.Source",
+        "UrgencyEnum": "cases.choices.Urgency",
+        "StatusEnum": "cases.choices.Status",
+        "SatisfactionEnum": "cases.choices.Satisfaction",
+        "ActionEnum": "cases.choices.Action",
+        "NotificationKindEnum": "cases.choices.NotificationKind",
+        "VillageKindEnum": "grids.choices.VillageKind",
+        "CadreLevelEnum": "grids.choices.CadreLevel",
+        "RoleEnum": "grids.choices.Role",
+    },
 }
 
 LOGGING = {

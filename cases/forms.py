@@ -1,0 +1,275 @@
+"""Forms of the web pages (issue 6): logging a case, each lifecycle action, recording a visit.
+
+Forms only validate input and shape it for ``cases.services`` / ``grids.visits``; they never change a
+case. Choices are limited to the user's scope (:class:`grids.scope.Scope`); whether the user may act at
+all is :func:`cases.rules.can`'s answer, whether the case's state allows it is the service's. Error
+messages are in the active language (gettext), shown next to their field by the templates.
+"""
+import datetime as dt
+
+from django import forms
+from django.core.validators import RegexValidator
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from grids.models import Grid, Village
+
+from .choices import CaseKind, Satisfaction, Source, Urgency
+from .models import Case, Category
+
+NOTE_MAX = 2000
+REASON_MAX = 500
+TITLE_FROM_DESCRIPTION = 30  # characters of the description used as title when none is given
+
+#: Sources offered on the "log a case" form; ``visit`` and ``deputy`` come from their own flows
+#: (a visit's "log a case" link, the liaison stations).
+FORM_SOURCES = [Source.PATROL, Source.HOTLINE, Source.ONLINE, Source.PROACTIVE, Source.WALK_IN, Source.ENTERPRISE]
+
+phone_validator = RegexValidator(r"^[0-9+\-() ]{5,30}$", _("电话号码只能包含数字、空格、+、-和括号。"))
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, Asia/Shanghai wall time
+
+
+class GridSelect(forms.Select):
+    """A select of micro-grids whose options carry ``data-village`` (the village id), so the page's script
+    can narrow them to the village chosen or typed."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-village"] = str(instance.village_id)
+            option["attrs"]["data-search"] = f"{instance.village.short_name} {instance.name} {instance.code}"
+        return option
+
+
+class GridChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, grid):
+        return f"{grid.village.short_name}·{grid.name}"
+
+
+class VillageChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, village):
+        return village.short_name
+
+
+def local_datetime_field(label, **kwargs):
+    return forms.DateTimeField(
+        label=label, input_formats=[LOCAL_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT), **kwargs)
+
+
+def local_input(moment: dt.datetime) -> str:
+    """An aware datetime as the value of a ``datetime-local`` input (Asia/Shanghai wall time)."""
+    return timezone.localtime(moment).strftime(LOCAL_INPUT)
+
+
+class CaseForm(forms.Form):
+    """Log a case (登记). ``scope`` narrows villages and grids; ``visit`` (optional) fixes source ``visit``
+    and the visit's village. The category comes from the page's three-level picker as one id."""
+
+    village = VillageChoiceField(label=_("村/社区"), queryset=Village.objects.none())
+    grid = GridChoiceField(label=_("微网格"), queryset=Grid.objects.none(), required=False, widget=GridSelect)
+    category = forms.ModelChoiceField(label=_("诉求分类"), queryset=Category.objects.all(), required=False,
+                                      widget=forms.HiddenInput)
+    kind = forms.ChoiceField(label=_("诉求类型"), choices=CaseKind.choices, initial=CaseKind.HELP)
+    urgency = forms.ChoiceField(label=_("紧急程度"), required=False,
+                                choices=[("", _("按分类默认"))] + list(Urgency.choices))
+    source = forms.ChoiceField(label=_("来源"), choices=[(s.value, s.label) for s in FORM_SOURCES])
+    title = forms.CharField(label=_("标题"), max_length=200, required=False,
+                            help_text=_("可留空：取诉求内容的前30个字。"))
+    description = forms.CharField(label=_("诉求内容"), widget=forms.Textarea(attrs={"rows": 4}), required=False,
+                                  max_length=5000)
+    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    complainant_name = forms.CharField(label=_("诉求人（可选）"), max_length=50, required=False)
+    complainant_phone = forms.CharField(label=_("诉求人电话（可选）"), max_length=30, required=False,
+                                        validators=[phone_validator],
+                                        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))
+    on_the_spot = forms.BooleanField(label=_("已就地解决"), required=False)
+    result = forms.CharField(label=_("办理结果"), widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                             max_length=NOTE_MAX)
+
+    def __init__(self, *args, scope, visit=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scope = scope
+        self.visit = visit
+        self.fields["village"].queryset = scope.villages(Village.objects.order_by("code"))
+        self.fields["grid"].queryset = scope.grids(Grid.objects.select_related("village").order_by("code"))
+        if visit is not None:
+            self.fields["village"].queryset = Village.objects.filter(pk=visit.village_id)
+            self.fields["village"].initial = visit.village_id
+            self.fields["village"].disabled = True
+            self.fields["grid"].queryset = self.fields["grid"].queryset.filter(village_id=visit.village_id)
+            self.fields["source"].choices = [(Source.VISIT.value, Source.VISIT.label)]
+            self.fields["source"].initial = Source.VISIT
+            self.fields["source"].disabled = True
+
+    def clean(self):
+        data = super().clean()
+        village, grid = data.get("village"), data.get("grid")
+        if village is not None and grid is not None and grid.village_id != village.pk:
+            self.add_error("grid", _("微网格不属于所选村/社区。"))
+        title = (data.get("title") or "").strip()
+        description = (data.get("description") or "").strip()
+        if not title and not description:
+            self.add_error("description", _("请填写标题或诉求内容。"))
+        data["title"] = title or description[:TITLE_FROM_DESCRIPTION]
+        if data.get("on_the_spot"):
+            if not (data.get("result") or "").strip():
+                self.add_error("result", _("就地解决须填写办理结果。"))
+            if grid is None:
+                self.add_error("grid", _("就地解决的诉求须属于一个微网格。"))
+        return data
+
+    def case_fields(self) -> dict:
+        """The cleaned fields as keyword arguments of ``cases.services.create_case`` (without the visit's
+        fixed ones when logging from a visit)."""
+        d = self.cleaned_data
+        fields = {
+            "kind": d["kind"], "title": d["title"], "description": d.get("description", ""),
+            "category": d.get("category"), "grid": d.get("grid"), "address": d.get("address", ""),
+            "complainant_name": d.get("complainant_name", ""), "complainant_phone": d.get("complainant_phone", ""),
+        }
+        if d.get("urgency"):
+            fields["urgency"] = d["urgency"]
+        if self.visit is None:
+            fields["village"] = d["village"]
+            fields["source"] = d["source"]
+        return fields
+
+
+# --- Actions on a case --------------------------------------------------------------------------------
+
+
+class ActionForm(forms.Form):
+    """Base of every action form: ``seen`` is the case status the page showed, so that an action on a
+    case changed meanwhile is refused (DESIGN §4: applies only if still in the state the caller saw).
+    ``next`` is where to go afterwards (a local path)."""
+
+    seen = forms.CharField(widget=forms.HiddenInput)
+    next = forms.CharField(widget=forms.HiddenInput, required=False)
+
+
+def _note(required=False, label=None):
+    return forms.CharField(label=label or _("说明"), required=required, max_length=NOTE_MAX,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class NoteForm(ActionForm):
+    note = _note()
+
+
+class RequiredNoteForm(ActionForm):
+    note = _note(required=True)
+
+
+class EscalateForm(ActionForm):
+    note = _note(required=True, label=_("督办意见"))
+
+
+class ReasonForm(ActionForm):
+    reason = forms.CharField(label=_("理由"), max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DispatchForm(ActionForm):
+    """Dispatch (派单): pick the grid; the village select and the search box only narrow the grid list."""
+
+    village = VillageChoiceField(label=_("按村/社区筛选"), queryset=Village.objects.order_by("code"), required=False)
+    grid = GridChoiceField(label=_("派往微网格"), widget=GridSelect,
+                           queryset=Grid.objects.select_related("village", "leader__user").order_by("code"))
+    note = _note()
+
+
+class ResolveForm(ActionForm):
+    solved = forms.TypedChoiceField(label=_("是否解决"), choices=[("yes", _("已解决")), ("no", _("未解决"))],
+                                    coerce=lambda v: v == "yes", widget=forms.RadioSelect, initial="yes")
+    result = forms.CharField(label=_("办理结果"), max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+YES_NO = [("yes", _("是")), ("no", _("否"))]
+
+
+class CallbackForm(ActionForm):
+    """Callback (回访): three answers (DESIGN §4); "联系不上" needs neither of the two yes/no answers."""
+
+    satisfaction = forms.ChoiceField(label=_("满意度"), choices=Satisfaction.choices, widget=forms.RadioSelect)
+    contacted = forms.ChoiceField(label=_("承办人是否联系了诉求人"), choices=YES_NO, required=False,
+                                  widget=forms.RadioSelect)
+    solved = forms.ChoiceField(label=_("诉求是否解决"), choices=YES_NO, required=False, widget=forms.RadioSelect)
+    note = _note()
+
+    def clean(self):
+        data = super().clean()
+        reachable = data.get("satisfaction") not in (None, Satisfaction.UNREACHABLE)
+        for name in ("contacted", "solved"):
+            value = data.get(name)
+            if reachable and not value:
+                self.add_error(name, _("请选择。"))
+            data[name] = None if not value else value == "yes"
+        return data
+
+
+class CancelForm(ActionForm):
+    reason = forms.CharField(label=_("撤销理由"), max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+    duplicate_of = forms.CharField(label=_("重复于（原诉求编号，可选）"), max_length=20, required=False)
+    exclude = forms.BooleanField(label=_("同时剔除（不计入考核口径）"), required=False, initial=True)
+
+    def __init__(self, *args, scope=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scope = scope
+
+    def clean_duplicate_of(self):
+        number = (self.cleaned_data.get("duplicate_of") or "").strip()
+        if not number:
+            return None
+        qs = Case.objects.filter(number=number)
+        if self.scope is not None:
+            qs = self.scope.cases(qs)
+        original = qs.first()
+        if original is None:
+            raise forms.ValidationError(_("找不到编号为 %(number)s 的诉求。"), params={"number": number})
+        return original
+
+
+class ExtendForm(ActionForm):
+    until = local_datetime_field(_("延期至"))
+    reason = forms.CharField(label=_("延期理由"), max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class UrgencyForm(ActionForm):
+    urgency = forms.ChoiceField(label=_("紧急程度"), choices=Urgency.choices)
+    note = _note()
+
+
+# --- Visits ---------------------------------------------------------------------------------------------
+
+
+class VisitRecordForm(forms.Form):
+    """Record a reception-day visit (走访接待日) for ``grids.visits.record_visit``."""
+
+    started_at = local_datetime_field(_("开始时间"))
+    ended_at = local_datetime_field(_("结束时间"))
+    households_visited = forms.IntegerField(label=_("走访户数"), min_value=0, max_value=100_000,
+                                            widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    people_received = forms.IntegerField(label=_("接待人数"), min_value=0, max_value=100_000,
+                                         widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    notes = forms.CharField(label=_("记录"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+# --- Dashboard ------------------------------------------------------------------------------------------
+
+
+class PeriodForm(forms.Form):
+    """The dashboard's period (cases received from ``start`` to ``end``, Asia/Shanghai dates, inclusive)
+    and scope (assessed: without excluded cases; all: 全口径)."""
+
+    start = forms.DateField(label=_("起"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("止"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    scope = forms.ChoiceField(label=_("口径"), required=False,
+                              choices=[("assessed", _("考核口径")), ("all", _("全口径"))])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.add_error("end", _("结束日期不能早于开始日期。"))
+        data["scope"] = data.get("scope") or "assessed"
+        return data

@@ -1,0 +1,136 @@
+/* Xiji Grid pages: live deadline countdowns, the three-level category picker, grid search in the
+   dispatch and log forms, and the "resolved on the spot" toggle. Plain JavaScript, no library. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var T = {
+    left: body.getAttribute("data-t-left") || "剩余 {t}",
+    over: body.getAttribute("data-t-over") || "已超时 {t}",
+    day: body.getAttribute("data-t-day") || "天"
+  };
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  function duration(ms) {
+    var s = Math.floor(Math.abs(ms) / 1000);
+    var d = Math.floor(s / 86400); s -= d * 86400;
+    var h = Math.floor(s / 3600); s -= h * 3600;
+    var m = Math.floor(s / 60); s -= m * 60;
+    return (d ? d + T.day + " " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+  }
+
+  /* Countdowns: data-due / data-warn are ISO times; the state class follows the wall clock (7x24). */
+  var countdowns = Array.prototype.slice.call(document.querySelectorAll(".countdown[data-due]"));
+  function tick() {
+    var now = Date.now();
+    countdowns.forEach(function (el) {
+      var due = Date.parse(el.getAttribute("data-due"));
+      var warnAttr = el.getAttribute("data-warn");
+      var warn = warnAttr ? Date.parse(warnAttr) : NaN;
+      var left = due - now;
+      var state = left < 0 ? "breached" : (!isNaN(warn) && now >= warn ? "warned" : "normal");
+      var text = el.querySelector(".cd-text");
+      if (text) { text.textContent = (left < 0 ? T.over : T.left).replace("{t}", duration(left)); }
+      ["normal", "warned", "breached"].forEach(function (s) { el.classList.toggle("state-" + s, s === state); });
+      var card = el.closest(".case-card");
+      if (card) {
+        ["normal", "warned", "breached", "none"].forEach(function (s) { card.classList.toggle("state-" + s, s === state); });
+      }
+    });
+  }
+  if (countdowns.length) { tick(); setInterval(tick, 1000); }
+
+  /* Three-level category picker fed from the JSON embedded in the page. */
+  var treeNode = document.getElementById("category-tree");
+  var picker = document.querySelector(".cat-picker");
+  if (treeNode && picker) {
+    var tree = JSON.parse(treeNode.textContent);
+    var hidden = document.getElementById(picker.getAttribute("data-target"));
+    var selects = Array.prototype.slice.call(picker.querySelectorAll("select.cat-level"));
+    var byId = {};
+    (function index(nodes, parent) {
+      nodes.forEach(function (n) { n.parent = parent; byId[n.id] = n; index(n.children, n); });
+    })(tree, null);
+
+    function fill(select, nodes, chosen) {
+      var first = select.options[0];
+      select.innerHTML = "";
+      select.appendChild(first);
+      nodes.forEach(function (n) {
+        var o = document.createElement("option");
+        o.value = n.id; o.textContent = n.name;
+        if (chosen && chosen === n.id) { o.selected = true; }
+        select.appendChild(o);
+      });
+      select.disabled = nodes.length === 0;
+    }
+    function update(level) {
+      // level: index of the select that changed; refill the ones below it and set the hidden value.
+      var chosen = null;
+      for (var i = 0; i < selects.length; i++) {
+        if (i > level) {
+          var parent = chosen ? byId[chosen] : null;
+          fill(selects[i], parent ? parent.children : [], null);
+        }
+        var v = selects[i].value ? parseInt(selects[i].value, 10) : null;
+        if (v) { chosen = v; }
+      }
+      hidden.value = chosen || "";
+    }
+    // Restore a chosen category (a form shown again with errors).
+    var path = [];
+    var current = hidden.value ? byId[parseInt(hidden.value, 10)] : null;
+    while (current) { path.unshift(current.id); current = current.parent; }
+    fill(selects[0], tree, path[0] || null);
+    for (var i = 1; i < selects.length; i++) {
+      var p = path[i - 1] ? byId[path[i - 1]] : null;
+      fill(selects[i], p ? p.children : [], path[i] || null);
+    }
+    selects.forEach(function (s, i) { s.addEventListener("change", function () { update(i); }); });
+  }
+
+  /* Grid selects: narrow the options to the chosen village and to what is typed in the search box. */
+  function gridFilter(form) {
+    var grid = form.querySelector("select[name$='grid']");
+    if (!grid) { return; }
+    var village = form.querySelector("select[name$='village']");
+    var search = form.querySelector(".grid-filter");
+    function apply(keepSelection) {
+      var v = village && village.value;
+      var q = search ? search.value.trim().toLowerCase() : "";
+      var firstVisible = null;
+      Array.prototype.forEach.call(grid.options, function (o) {
+        if (!o.value) { return; }
+        var show = (!v || o.getAttribute("data-village") === v) &&
+          (!q || (o.getAttribute("data-search") || o.textContent).toLowerCase().indexOf(q) !== -1);
+        o.hidden = !show; o.disabled = !show;
+        if (show && !firstVisible) { firstVisible = o; }
+      });
+      var sel = grid.options[grid.selectedIndex];
+      if (!sel || !sel.value || sel.hidden) {
+        if (!keepSelection || (sel && sel.hidden)) { grid.value = firstVisible ? firstVisible.value : ""; }
+      }
+    }
+    if (village) { village.addEventListener("change", function () { apply(false); }); }
+    if (search) { search.addEventListener("input", function () { apply(false); }); }
+    apply(true);
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("form"), gridFilter);
+
+  /* After a refused submission: bring the first field in error into view and focus it. */
+  var firstError = document.querySelector(".has-error input:not([type=hidden]), .has-error select, .has-error textarea");
+  if (firstError) {
+    var holder = firstError.closest("details");
+    if (holder) { holder.open = true; }
+    firstError.scrollIntoView({ block: "center" });
+    firstError.focus({ preventScroll: true });
+  }
+
+  /* "Resolved on the spot": the result field is shown only when ticked. */
+  var spot = document.querySelector("input[name='on_the_spot']");
+  var spotResult = document.querySelector(".spot-result");
+  if (spot && spotResult) {
+    var sync = function () { spotResult.hidden = !spot.checked; };
+    spot.addEventListener("change", sync); sync();
+  }
+})();
