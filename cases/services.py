@@ -34,6 +34,27 @@ class TransitionNotAllowed(Exception):
         self.code = code
 
 
+#: The lifecycle table (README): the states each transition may start from. Web pages and the API read it
+#: to offer only actions that can apply; the services below are the authority and enforce it.
+ALLOWED_FROM: dict[str, tuple[str, ...]] = {
+    "dispatch": (Status.RECEIVED, Status.RETURNED, Status.DISPATCHED, Status.ACCEPTED),
+    "accept": (Status.DISPATCHED,),
+    "return": (Status.DISPATCHED, Status.ACCEPTED),
+    "respond": (Status.ACCEPTED,),
+    "resolve": (Status.RESPONDED, Status.RECEIVED),
+    "callback": (Status.RESOLVED,),
+    "reopen": (Status.RESOLVED,),
+    "close": (Status.RESOLVED,),
+    "cancel": tuple(OPEN_STATES),
+    "extend": (Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
+    "approve_extension": (Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
+    "decline_extension": (Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
+    "escalate": tuple(OPEN_STATES),
+    "comment": tuple(Status),
+    "change_urgency": tuple(OPEN_STATES),
+}
+
+
 def local_date(moment: dt.datetime) -> dt.date:
     """The Asia/Shanghai calendar date of an aware datetime (China has no daylight saving)."""
     return timezone.localtime(moment, timezone.get_default_timezone()).date()
@@ -151,7 +172,7 @@ def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Cas
                body=case.title, case=case, dedupe_key=f"dispatched:{case.pk}:{now.isoformat()}", now=now)
         return {"grid": grid.code, "previous_grid_id": previous, "handler_id": handler.pk if handler else None}
 
-    return _transition(case, allowed_from=(Status.RECEIVED, Status.RETURNED, Status.DISPATCHED, Status.ACCEPTED),
+    return _transition(case, allowed_from=ALLOWED_FROM["dispatch"],
                        action=Action.DISPATCHED, actor=actor, now=now, change=change,
                        to_status=Status.DISPATCHED, note=note)
 
@@ -165,7 +186,7 @@ def accept(case, *, actor, handler=None, now=None) -> Case:
         if handler is not None:
             case.handler = handler
 
-    return _transition(case, allowed_from=(Status.DISPATCHED,), action=Action.ACCEPTED, actor=actor, now=now,
+    return _transition(case, allowed_from=ALLOWED_FROM["accept"], action=Action.ACCEPTED, actor=actor, now=now,
                        change=change, to_status=Status.ACCEPTED)
 
 
@@ -174,7 +195,7 @@ def return_case(case, *, actor, reason: str, now=None) -> Case:
     ``reason`` is required. Deadlines keep running."""
     now = now or timezone.now()
     _require(reason and reason.strip(), "reason", _("请填写退单理由。"))
-    return _transition(case, allowed_from=(Status.DISPATCHED, Status.ACCEPTED), action=Action.RETURNED,
+    return _transition(case, allowed_from=ALLOWED_FROM["return"], action=Action.RETURNED,
                        actor=actor, now=now, change=lambda c: None, to_status=Status.RETURNED, note=reason.strip())
 
 
@@ -185,7 +206,7 @@ def respond(case, *, actor, note="", now=None) -> Case:
     def change(case):
         case.responded_at = now
 
-    return _transition(case, allowed_from=(Status.ACCEPTED,), action=Action.RESPONDED, actor=actor, now=now,
+    return _transition(case, allowed_from=ALLOWED_FROM["respond"], action=Action.RESPONDED, actor=actor, now=now,
                        change=change, to_status=Status.RESPONDED, note=note)
 
 
@@ -216,7 +237,7 @@ def resolve(case, *, actor, solved: bool, result: str, now=None) -> Case:
         case.result = result.strip()
         return {"solved": bool(solved), "on_the_spot": on_the_spot}
 
-    return _transition(case, allowed_from=(Status.RESPONDED, Status.RECEIVED), action=Action.RESOLVED,
+    return _transition(case, allowed_from=ALLOWED_FROM["resolve"], action=Action.RESOLVED,
                        actor=actor, now=now, change=change, to_status=Status.RESOLVED)
 
 
@@ -258,7 +279,7 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
         case.callback_solved = bool(solved) if reachable else None
         return {"contacted": case.callback_contacted, "solved": case.callback_solved, "satisfaction": satisfaction}
 
-    return _transition(case, allowed_from=(Status.RESOLVED,), action=Action.CALLBACK, actor=actor, now=now,
+    return _transition(case, allowed_from=ALLOWED_FROM["callback"], action=Action.CALLBACK, actor=actor, now=now,
                        change=change, note=note)
 
 
@@ -282,7 +303,7 @@ def reopen(case, *, actor, note="", now=None) -> Case:
         case.accepted_at = None
         return {"previous": previous}
 
-    return _transition(case, allowed_from=(Status.RESOLVED,), action=Action.REOPENED, actor=actor, now=now,
+    return _transition(case, allowed_from=ALLOWED_FROM["reopen"], action=Action.REOPENED, actor=actor, now=now,
                        change=change, to_status=Status.DISPATCHED, note=note)
 
 
@@ -293,7 +314,7 @@ def close(case, *, actor, note="", now=None) -> Case:
     def change(case):
         case.closed_at = now
 
-    return _transition(case, allowed_from=(Status.RESOLVED,), action=Action.CLOSED, actor=actor, now=now,
+    return _transition(case, allowed_from=ALLOWED_FROM["close"], action=Action.CLOSED, actor=actor, now=now,
                        change=change, to_status=Status.CLOSED, note=note)
 
 
@@ -318,7 +339,7 @@ def cancel(case, *, actor, reason: str, duplicate_of=None, exclude: bool = True,
             case.exclusion_reason = reason.strip()[:200]
         return {"duplicate_of": duplicate_of.number if duplicate_of else None, "excluded": bool(exclude)}
 
-    return _transition(case, allowed_from=OPEN_STATES, action=Action.CANCELLED, actor=actor, now=now,
+    return _transition(case, allowed_from=ALLOWED_FROM["cancel"], action=Action.CANCELLED, actor=actor, now=now,
                        change=change, to_status=Status.CANCELLED, note=reason.strip())
 
 
@@ -341,7 +362,7 @@ def request_extension(case, *, actor, until: dt.datetime, reason: str, now=None)
                body=reason.strip(), case=case, dedupe_key=f"extension:{case.pk}:{now.isoformat()}", now=now)
         return {"until": until.isoformat()}
 
-    return _transition(case, allowed_from=(Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
+    return _transition(case, allowed_from=ALLOWED_FROM["extend"],
                        action=Action.EXTENSION_REQUESTED, actor=actor, now=now, change=change, note=reason.strip())
 
 
@@ -359,7 +380,7 @@ def approve_extension(case, *, actor, note="", now=None) -> Case:
         case.extension_requested_until = None
         return {"old_resolve_due_at": old_due.isoformat(), "resolve_due_at": case.resolve_due_at.isoformat()}
 
-    return _transition(case, allowed_from=(Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
+    return _transition(case, allowed_from=ALLOWED_FROM["approve_extension"],
                        action=Action.EXTENSION_APPROVED, actor=actor, now=now, change=change, note=note)
 
 
@@ -374,7 +395,7 @@ def decline_extension(case, *, actor, note="", now=None) -> Case:
         case.extension_requested_until = None
         return {"requested_until": requested.isoformat()}
 
-    return _transition(case, allowed_from=(Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
+    return _transition(case, allowed_from=ALLOWED_FROM["decline_extension"],
                        action=Action.EXTENSION_DECLINED, actor=actor, now=now, change=change, note=note)
 
 
@@ -388,7 +409,7 @@ def escalate(case, *, actor, note: str, now=None) -> Case:
         notify(case_recipients(case), kind=NotificationKind.ESCALATED, title=_("督办：%s") % case.number,
                body=note.strip(), case=case, dedupe_key=f"escalated:{case.pk}:{now.isoformat()}", now=now)
 
-    return _transition(case, allowed_from=OPEN_STATES, action=Action.ESCALATED, actor=actor, now=now,
+    return _transition(case, allowed_from=ALLOWED_FROM["escalate"], action=Action.ESCALATED, actor=actor, now=now,
                        change=change, note=note.strip())
 
 
@@ -396,7 +417,7 @@ def comment(case, *, actor, note: str, now=None) -> Case:
     """Add a note to the case's timeline (备注), in any state."""
     now = now or timezone.now()
     _require(note and note.strip(), "note", _("备注不能为空。"))
-    return _transition(case, allowed_from=tuple(Status), action=Action.COMMENTED, actor=actor, now=now,
+    return _transition(case, allowed_from=ALLOWED_FROM["comment"], action=Action.COMMENTED, actor=actor, now=now,
                        change=lambda c: None, note=note.strip())
 
 
@@ -415,7 +436,7 @@ def change_urgency(case, *, actor, urgency: str, note="", now=None) -> Case:
             case.resolve_warned_at = case.resolve_breached_at = None
         return {"old_urgency": old, "urgency": urgency}
 
-    return _transition(case, allowed_from=OPEN_STATES, action=Action.URGENCY_CHANGED, actor=actor, now=now,
+    return _transition(case, allowed_from=ALLOWED_FROM["change_urgency"], action=Action.URGENCY_CHANGED, actor=actor, now=now,
                        change=change, note=note)
 
 
