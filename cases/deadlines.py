@@ -60,15 +60,18 @@ _MARKS = (
 )
 
 
-def sweep(now: dt.datetime | None = None, *, batch_size: int = 500) -> SweepReport:
+def sweep(now: dt.datetime | None = None, *, batch_size: int = 500, notify: bool = True) -> SweepReport:
     """Record every warning and breach due at ``now`` (aware; default the current time), once each.
 
     Warnings are stamped with their warning point, breaches with the deadline itself. Resolve breaches
     are escalated to the supervisors (an ``escalated`` event); the handler and the village's chief grid
     leader are notified of every mark, the supervisors also of breaches; notifications are stored with
     the marks and e-mailed after commit. Works in batches of ``batch_size`` cases. Returns a SweepReport.
+    ``notify=False`` records the same marks and escalations but sends no notifications: a historical
+    replay (``cases.replay``) uses it so that years-old deadlines do not flood anyone's inbox.
     """
-    from .notifications import case_recipients, notify
+    from .notifications import case_recipients
+    from .notifications import notify as notify_users
 
     now = now or timezone.now()
     report = SweepReport()
@@ -117,11 +120,12 @@ def sweep(now: dt.datetime | None = None, *, batch_size: int = 500) -> SweepRepo
                         Action.RESPOND_WARNING: _("响应预警：%s"), Action.RESPOND_BREACH: _("响应超时：%s"),
                         Action.RESOLVE_WARNING: _("办结预警：%s"), Action.RESOLVE_BREACH: _("办结超时：%s"),
                     }[action] % case.number
-                    report.notifications += len(notify(
-                        case_recipients(case, supervisors_too=breach), kind=NotificationKind(action.value),
-                        title=title, body=case.title, case=case,
-                        dedupe_key=f"{action}:{case.pk}:{point.isoformat()}", now=now,
-                    ))
+                    if notify:
+                        report.notifications += len(notify_users(
+                            case_recipients(case, supervisors_too=breach), kind=NotificationKind(action.value),
+                            title=title, body=case.title, case=case,
+                            dedupe_key=f"{action}:{case.pk}:{point.isoformat()}", now=now,
+                        ))
                 case.next_check_at = case.compute_next_check_at()
                 case.save(update_fields=["respond_warned_at", "respond_breached_at", "resolve_warned_at",
                                          "resolve_breached_at", "escalated_at", "next_check_at", "updated_at"])

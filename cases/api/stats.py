@@ -4,11 +4,17 @@ caller's scope, as JSON, CSV or XLSX (``?format=csv|xlsx``).
 Figures come from ``cases.selectors`` (``rates`` and ``overdue_cases``); this module only validates the
 query, passes the caller's scoped cases (None for town-wide roles, so that the stored daily aggregates
 are used) and renders the rows.
+
+``group_by=station|deputy`` (issue 8 §5) serves the liaison stations' figures of ``reps.selectors``
+(``station_stats`` / ``deputy_stats``: demands collected, dispatched, resolved, on time, the raising
+deputies' evaluation rates) with their own columns, over the stations and deputies the caller may see
+(``reps.selectors.stations_in_scope`` / ``deputies_in_scope``, as ``/stations/stats/`` and
+``/deputies/stats/``: every station for every role but deputy, a deputy their own station's).
 """
 import datetime as dt
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, renderers, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,17 +22,31 @@ from rest_framework.views import APIView
 from cases import selectors
 from cases.models import Case
 from grids.api.base import ScopedMixin, error_responses
+from reps import selectors as reps_selectors
+from reps.api.serializers import DeputyStatsSerializer, StationStatsSerializer
+from reps.models import Deputy, LiaisonStation
 
 from .renderers import CSVRenderer, XLSXRenderer
 from .serializers import CaseSerializer
 
-GROUP_BY = ["village", "grid", "category", "source", "handler", "day", "week", "month", "assessment_month"]
+GROUP_BY = ["village", "grid", "category", "source", "handler", "day", "week", "month", "assessment_month",
+            "station", "deputy"]
 RATE_COLUMNS = [
     "key", "label", "received", "dispatched", "responded", "resolved", "closed", "overdue", "respond_on_time",
     "resolve_on_time", "respond_on_time_rate", "resolve_on_time_rate", "closure_rate", "valid_callbacks",
     "response_rate", "resolution_rate", "satisfaction_rate", "composite_score", "rank",
 ]
+#: Figures of a liaison station or deputy (``reps.selectors``), after the row's key and label.
+_REPS_FIGURES = [
+    "collected", "dispatched", "resolved", "resolved_on_time", "valid_evaluations", "contacted", "solved",
+    "satisfied", "basically_satisfied", "closure_rate", "on_time_rate", "response_rate", "resolution_rate",
+    "satisfaction_rate",
+]
+STATION_COLUMNS = ["key", "label", "station_id", "station_code", "station", "theme", *_REPS_FIGURES]
+DEPUTY_COLUMNS = ["key", "label", "deputy_id", "deputy", "station_id", *_REPS_FIGURES]
 EXPORT_LIMIT = 10_000
+#: The widest period a query may ask for: its Asia/Shanghai day bounds, in UTC, still fit in a datetime.
+FIRST_DAY, LAST_DAY = dt.date(1, 1, 2), dt.date(9999, 12, 30)
 
 _XLSX = XLSXRenderer.media_type
 _FORMAT_PARAM = OpenApiParameter(
@@ -59,7 +79,9 @@ class RatesQuery(serializers.Serializer):
     group_by = serializers.ChoiceField(choices=GROUP_BY, required=False,
                                        help_text="Rows per village, grid, top-level category, source, handler, "
                                                  "day, ISO week, calendar month or assessment month (Asia/Shanghai); "
-                                                 "absent: one row for the whole town.")
+                                                 "absent: one row for the whole town. `station` / `deputy`: the "
+                                                 "liaison stations' figures of deputy-raised demands, per station "
+                                                 "or deputy, with their own columns.")
     start = serializers.DateField(required=False,
                                   help_text="First day (Asia/Shanghai, inclusive) of cases received.")
     end = serializers.DateField(required=False,
@@ -71,6 +93,9 @@ class RatesQuery(serializers.Serializer):
         attrs.setdefault("group_by", None)
         attrs.setdefault("start", None)
         attrs.setdefault("end", None)
+        for name in ("start", "end"):  # the period's bounds in UTC must fit in a datetime (years 1 to 9999)
+            if attrs[name] is not None and not FIRST_DAY <= attrs[name] <= LAST_DAY:
+                raise serializers.ValidationError({name: [f"日期须在 {FIRST_DAY} 至 {LAST_DAY} 之间。"]})
         if attrs["start"] and attrs["end"] and attrs["start"] > attrs["end"]:
             raise serializers.ValidationError({"end": ["结束日期不能早于开始日期。"]})
         return attrs
@@ -106,17 +131,71 @@ class RatesSerializer(serializers.Serializer):
     results = RateRowSerializer(many=True, help_text="`null` figures mean “no data”.")
 
 
+class StationRateRowSerializer(StationStatsSerializer):
+    key = serializers.CharField(help_text="The station's code, e.g. LS01.")
+    label = serializers.CharField(help_text="The station's name.")
+
+
+class DeputyRateRowSerializer(DeputyStatsSerializer):
+    key = serializers.CharField(help_text="The deputy's id.")
+    label = serializers.CharField(help_text="The deputy's name.")
+
+
+class StationRatesSerializer(RatesSerializer):
+    results = StationRateRowSerializer(many=True, help_text="One row per station in code order; `null` rates "
+                                                            "mean “no data”.")
+
+
+class DeputyRatesSerializer(RatesSerializer):
+    results = DeputyRateRowSerializer(many=True, help_text="One row per deputy (station code, deputy code "
+                                                           "order); `null` rates mean “no data”.")
+
+
+def _day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Inclusive Asia/Shanghai dates (within ``FIRST_DAY``..``LAST_DAY``) → the aware half-open interval
+    [start 00:00, the day after end 00:00) that ``reps.selectors`` takes; None stays open."""
+    since = selectors.day_start(start) if start is not None else None
+    until = selectors.day_start(end + dt.timedelta(days=1)) if end is not None else None
+    return since, until
+
+
+def _reps_rows(scope, *, group_by: str, start, end, full_scope: bool) -> list[dict]:
+    """The rows of ``group_by=station|deputy``: the rows of ``reps.selectors.station_stats`` /
+    ``deputy_stats`` for the stations (deputies) that ``scope`` may see, with ``key`` (station code, deputy
+    id) and ``label`` (name) first. ``start``/``end``: inclusive Asia/Shanghai dates as in :class:`RatesQuery`."""
+    since, until = _day_bounds(start, end)
+    if group_by == "station":
+        visible = set(reps_selectors.stations_in_scope(scope, LiaisonStation.objects.all())
+                      .values_list("pk", flat=True))
+        rows = reps_selectors.station_stats(start=since, end=until, full_scope=full_scope)
+        return [{"key": r["station_code"], "label": r["station"], **{c: r[c] for c in STATION_COLUMNS[2:]}}
+                for r in rows if r["station_id"] in visible]
+    visible = set(reps_selectors.deputies_in_scope(scope, Deputy.objects.all()).values_list("pk", flat=True))
+    rows = reps_selectors.deputy_stats(start=since, end=until, full_scope=full_scope)
+    return [{"key": str(r["deputy_id"]), "label": r["deputy"], **{c: r[c] for c in DEPUTY_COLUMNS[2:]}}
+            for r in rows if r["deputy_id"] in visible]
+
+
 class RatesView(ScopedMixin, ExportMixin, APIView):
-    """The three rates and the other figures of DESIGN §6 per group, over the cases in your scope."""
+    """The three rates and the other figures of DESIGN §6 per group, over the cases in your scope; per
+    liaison station or deputy, the figures of their deputy-raised demands (module docstring)."""
 
     export_name = "rates"
     export_columns = RATE_COLUMNS
 
     @extend_schema(
         tags=["statistics"], summary="Rates per group (DESIGN §6)",
+        description=(
+            "`group_by` absent or a place, category, source, handler or period: the DESIGN §6 figures over the "
+            "cases in your scope (`RateRow` columns). `group_by=station` or `deputy`: the liaison stations' "
+            "figures of deputy-raised demands (issue 8 §5; `StationRateRow` / `DeputyRateRow` columns) for the "
+            "stations you may see — all of them for every role but deputy, a deputy their own station's; "
+            "`scope=all` includes excluded cases. CSV and XLSX have the same columns as the JSON rows."),
         parameters=[RatesQuery, _FORMAT_PARAM],
         responses={
-            (200, "application/json"): RatesSerializer,
+            (200, "application/json"): PolymorphicProxySerializer(
+                component_name="RatesAnswer", resource_type_field_name=None,
+                serializers=[RatesSerializer, StationRatesSerializer, DeputyRatesSerializer]),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one row per group."),
             (200, _XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="XLSX, one row per group."),
             **error_responses(400, 401, media_type="application/json"),
@@ -126,18 +205,24 @@ class RatesView(ScopedMixin, ExportMixin, APIView):
         query = RatesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        # Town-wide callers read the stored daily aggregates (cases=None); others count their scope live.
-        case_filter = self.scope.case_filter()
-        cases = None if case_filter is None else Case.objects.filter(case_filter)
-        rows = selectors.rates(group_by=params["group_by"], start=params["start"], end=params["end"],
-                               scope=params["scope"], cases=cases, now=self.now)
+        if params["group_by"] in ("station", "deputy"):
+            self.export_columns = STATION_COLUMNS if params["group_by"] == "station" else DEPUTY_COLUMNS
+            results = _reps_rows(self.scope, group_by=params["group_by"], start=params["start"], end=params["end"],
+                                 full_scope=params["scope"] == "all")
+        else:
+            # Town-wide callers read the stored daily aggregates (cases=None); others count their scope live.
+            case_filter = self.scope.case_filter()
+            cases = None if case_filter is None else Case.objects.filter(case_filter)
+            rows = selectors.rates(group_by=params["group_by"], start=params["start"], end=params["end"],
+                                   scope=params["scope"], cases=cases, now=self.now)
+            results = [{**{c: row.get(c) for c in RATE_COLUMNS},
+                        "key": None if row.get("key") is None else str(row["key"])} for row in rows]
         return Response({
             "group_by": params["group_by"],
             "start": params["start"].isoformat() if isinstance(params["start"], dt.date) else None,
             "end": params["end"].isoformat() if isinstance(params["end"], dt.date) else None,
             "scope": params["scope"],
-            "results": [{**{c: row.get(c) for c in RATE_COLUMNS},
-                         "key": None if row.get("key") is None else str(row["key"])} for row in rows],
+            "results": results,
         })
 
 

@@ -1,0 +1,52 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from cases.choices import CaseKind, Source
+from cases.importing import ImportRefused, import_file
+
+
+class Command(BaseCommand):
+    help = (
+        "Import citizen demands from a CSV or XLSX file (format read from the content) and replay them "
+        "through the lifecycle on their historical clock. Column sets: message board (留言编号, 留言时间, "
+        "留言主题, 留言详情, 一级分类/一级标签, 答复意见, 答复时间) or hotline (工单编号, 受理时间, …; see README). "
+        "Nothing is written when any row is bad, unless --skip-invalid."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="CSV or XLSX file")
+        parser.add_argument("--source", choices=Source.values,
+                            help="source of the cases (default: online for message-board files, hotline otherwise)")
+        parser.add_argument("--kind", choices=CaseKind.values,
+                            help="kind of the cases where the file has no 诉求类型 (default: complaint)")
+        parser.add_argument("--dry-run", action="store_true", help="check and count only; write nothing")
+        parser.add_argument("--skip-invalid", action="store_true", help="write the good rows even if some are bad")
+
+    def handle(self, *args, path, source=None, kind=None, dry_run=False, skip_invalid=False, **options):
+        now = timezone.now()
+        bar = None
+        if sys.stderr.isatty() and not dry_run:
+            from tqdm import tqdm
+
+            bar = tqdm(unit=" cases", desc="import", file=sys.stderr, leave=False)
+        try:
+            report = import_file(path, source=source, kind=kind, dry_run=dry_run, skip_invalid=skip_invalid,
+                                 now=now, progress=bar.update if bar is not None else None)
+        except ImportRefused as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            if bar is not None:
+                bar.close()
+        for fault in report.plan.faults:
+            self.stderr.write(str(fault))
+        if report.written:
+            # The import has committed: store the daily statistics of the imported days.
+            from cases.selectors import days_of_cases, refresh_daily_stats
+
+            refresh_daily_stats(days=days_of_cases(report.replay.case_ids))
+        self.stdout.write(("dry run: " if dry_run else "") + report.summary())
+        if report.plan.faults and not skip_invalid and not dry_run:
+            raise CommandError(f"{report.plan.bad_rows} bad rows: nothing written (use --skip-invalid to write "
+                               f"the good rows)")

@@ -1,0 +1,206 @@
+"""Replay imported records through the real lifecycle on their own historical clock (issue 4).
+
+Records are replayed one after another in the order of their received time. For each record:
+
+* at its received time: ``create_case`` → ``dispatch`` to the record's micro-grid (deadlines fixed from
+  the SlaPolicy of its urgency, counted from the received time) → ``accept``;
+* at its response time: ``respond``; at its resolution (reply) time: ``resolve`` with the reply as the
+  result (``solved`` as the record says; message-board replies count as solved);
+* before each of these steps, the deadline sweep (:func:`cases.deadlines.sweep`) runs at the record's
+  latest warning or breach point that falls strictly before the step, so the marks are exactly those a
+  live sweep running every minute would have left: warnings and breaches stamped with their points,
+  recorded only while the deadline was unmet, and a resolve breach escalated at the deadline itself. A
+  step exactly at a deadline meets it (``responded_at <= respond_due_at``, DESIGN §5);
+* a record left open (no reply) is swept at its last point up to the import's ``now``, so it is marked
+  and escalated historically instead of flooding today's live sweep.
+
+Why one record at a time is exact: when a record is replayed, every earlier record is final (resolved,
+or open with every point up to ``now`` swept), and later records do not exist yet, so each sweep sees
+only the current case. Live cases are never touched: the replay never sweeps at or after the earliest
+pending check of a case that existed before the import (:func:`sweep_limit`).
+
+All sweeps pass ``notify=False``; the "new dispatch" notices that ``dispatch`` stores for grid leaders are
+marked read at their own (historical) time. No callback is ever invented: replayed cases stay
+``resolved`` with callbacks pending. Imported actions have no actor; dispatch and respond events carry
+the note :data:`IMPORT_NOTE`. Everything runs in one transaction: the whole file is in, or nothing.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+
+from django.db import transaction
+from django.db.models import Count, F, Min, Q
+
+from grids.models import Grid
+
+from . import services
+from .choices import OPEN_STATES, NotificationKind
+from .deadlines import sweep
+from .models import Case, Category, Notification
+
+logger = logging.getLogger(__name__)
+
+IMPORT_NOTE = "导入（历史回放）"
+_EPSILON = dt.timedelta(microseconds=1)  # "just before"
+
+
+@dataclasses.dataclass
+class ReplayReport:
+    """Counts of one replay. ``*_decided`` are the on-time denominators of ``cases.selectors``: deadlines
+    met (on time or late) plus open cases past the deadline at ``now``."""
+
+    created: int = 0
+    resolved: int = 0
+    open: int = 0
+    respond_on_time: int = 0
+    respond_decided: int = 0
+    resolve_on_time: int = 0
+    resolve_decided: int = 0
+    sweeps: int = 0
+    respond_warnings: int = 0
+    respond_breaches: int = 0
+    resolve_warnings: int = 0
+    resolve_breaches: int = 0
+    seconds: float = 0.0
+    case_ids: list[int] = dataclasses.field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out.pop("case_ids")
+        return out
+
+
+def sweep_limit(now: dt.datetime) -> dt.datetime:
+    """How far a replay may sweep: ``now``, or just before the earliest pending check of the cases already
+    in the database, whichever is earlier (aware UTC). Sweeping later would record a live case's warning
+    or breach without its notifications."""
+    earliest = Case.objects.filter(next_check_at__isnull=False).aggregate(m=Min("next_check_at"))["m"]
+    return min(now, earliest - _EPSILON) if earliest is not None else now
+
+
+def advance_clock(until: dt.datetime, report: ReplayReport) -> None:
+    """Sweep, without notifications, at every pending check point up to ``until`` (aware), in order.
+    A safety net after the replay: normally nothing is left to sweep."""
+    while True:
+        nxt = Case.objects.filter(next_check_at__isnull=False).aggregate(m=Min("next_check_at"))["m"]
+        if nxt is None or nxt > until:
+            return
+        if not _sweep(nxt, report):  # held by a concurrent sweep: leave the rest to the live one
+            return
+
+
+def _sweep(at: dt.datetime, report: ReplayReport) -> int:
+    swept = sweep(at, notify=False)
+    report.sweeps += 1
+    for name in ("respond_warnings", "respond_breaches", "resolve_warnings", "resolve_breaches"):
+        setattr(report, name, getattr(report, name) + getattr(swept, name))
+    return swept.cases
+
+
+@contextlib.contextmanager
+def _quiet_sweeps():
+    """The sweep logs one INFO line per run; a replay runs thousands: keep only warnings meanwhile."""
+    log = logging.getLogger("cases.deadlines")
+    level = log.level
+    log.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def replay_records(records: list, *, source: str, now: dt.datetime,
+                   progress: Callable[[int], None] | None = None) -> ReplayReport:
+    """Create and replay ``records`` (:class:`cases.importing.Record`, checked and new) with ``source``.
+
+    ``now`` (aware) is the import's clock: open records are swept up to it (or short of any live case's
+    pending check, :func:`sweep_limit`). ``progress(1)`` is called once per record. Runs in one
+    transaction. Returns a ReplayReport. Raises what the lifecycle services raise (ValidationError,
+    TransitionNotAllowed), which rolls the whole replay back.
+    """
+    started = time.monotonic()
+    report = ReplayReport()
+    categories = {c.pk: c for c in Category.objects.select_related("parent__parent")}
+    grids = {g.pk: g for g in Grid.objects.select_related("village", "leader__user")}
+    with transaction.atomic(), _quiet_sweeps():
+        limit = sweep_limit(now)
+        for record in sorted(records, key=lambda r: (r.received_at, r.row)):
+            report.case_ids.append(_replay_one(record, source=source, limit=limit, report=report,
+                                               grid=grids[record.grid_id],
+                                               category=categories.get(record.category_id)))
+            report.created += 1
+            if progress is not None:
+                progress(1)
+        advance_clock(limit, report)
+        _file_dispatch_notices(report.case_ids)
+        _count(report, now)
+    report.seconds = time.monotonic() - started
+    logger.info("replay of %s %s records: %s", len(records), source, report.as_dict())
+    return report
+
+
+def _replay_one(record, *, source, limit, report, grid, category) -> int:
+    at = record.received_at
+    case = services.create_case(
+        actor=None, kind=record.kind, source=source, title=record.title, grid=grid, category=category,
+        urgency=record.urgency, description=record.description, complainant_name=record.complainant_name,
+        complainant_phone=record.complainant_phone, address=record.address, external_ref=record.external_ref,
+        received_at=at, now=at,
+    )
+    case = services.dispatch(case, actor=None, grid=grid, note=IMPORT_NOTE, now=at)
+    services.accept(case.pk, actor=None, now=at)
+    points = sorted(p for p in (case.respond_warn_at, case.respond_due_at, case.resolve_warn_at,
+                                case.resolve_due_at) if p is not None and p <= limit)
+    swept_to = at
+
+    def sweep_before(moment, *, inclusive):
+        nonlocal swept_to
+        due = [p for p in points if swept_to < p and (p <= moment if inclusive else p < moment)]
+        if due:
+            swept_to = due[-1]
+            _sweep(swept_to, report)
+
+    if record.responded_at is not None:
+        sweep_before(record.responded_at, inclusive=False)
+        services.respond(case.pk, actor=None, note=IMPORT_NOTE, now=record.responded_at)
+    if record.resolved_at is not None:
+        sweep_before(record.resolved_at, inclusive=False)
+        services.resolve(case.pk, actor=None, solved=record.solved, result=record.result, now=record.resolved_at)
+    else:
+        sweep_before(limit, inclusive=True)
+    return case.pk
+
+
+def _chunks(ids: list[int], size: int = 1000):
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def _file_dispatch_notices(ids: list[int]) -> None:
+    """Mark the historical "new dispatch" notices as read at their own time: nobody has to act on them."""
+    for chunk in _chunks(ids):
+        Notification.objects.filter(case_id__in=chunk, kind=NotificationKind.DISPATCHED, read_at__isnull=True) \
+            .update(read_at=F("created_at"))
+
+
+def _count(report: ReplayReport, now: dt.datetime) -> None:
+    open_ = Q(status__in=OPEN_STATES)
+    for chunk in _chunks(report.case_ids):
+        got = Case.objects.filter(pk__in=chunk).aggregate(
+            resolved=Count("pk", filter=Q(resolved_at__isnull=False)),
+            open=Count("pk", filter=open_),
+            respond_on_time=Count("pk", filter=Q(responded_at__lte=F("respond_due_at"))),
+            respond_decided=Count("pk", filter=Q(responded_at__isnull=False, respond_due_at__isnull=False)
+                                  | (open_ & Q(responded_at__isnull=True, respond_due_at__lt=now))),
+            resolve_on_time=Count("pk", filter=Q(resolved_at__lte=F("resolve_due_at"))),
+            resolve_decided=Count("pk", filter=Q(resolved_at__isnull=False, resolve_due_at__isnull=False)
+                                  | (open_ & Q(resolved_at__isnull=True, resolve_due_at__lt=now))),
+        )
+        for name, value in got.items():
+            setattr(report, name, getattr(report, name) + value)
+
