@@ -13,6 +13,11 @@ roles reach through the user's Cadre (``user.cadre``, active only):
                     ``reps`` app (:func:`deputy_raised_cases_q`)
 ==================  ================================================================================
 
+Weekly visits (DESIGN §7) follow the same reach (:meth:`Scope.visits`): a grid leader sees the visits to the
+villages of own grids, a village leader those to own village, a cadre own visits and those to assigned
+villages, a deputy none. Recording a visit and raising cases at it is for the visit's own cadre, or an admin
+(:meth:`Scope.may_record_visit`).
+
 Every API view and web page filters through :class:`Scope`; objects outside it are answered 404 (DESIGN
 §1: no leak of their existence). :func:`request_scope` computes the scope once per request (at most five
 small queries, whatever the page size) and keeps it on the request.
@@ -33,6 +38,10 @@ from .choices import Role
 TOWN_WIDE_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR})
 #: Roles whose reach is a part of the town through the user's Cadre.
 LOCAL_ROLES = frozenset({Role.GRID_LEADER, Role.VILLAGE_LEADER, Role.CADRE})
+#: Roles that may record any visit in their scope and raise cases at it, besides the visit's own cadre. The
+#: supervisor watches coverage and misses and does not write the reports it watches; an admin corrects data.
+#: The web page (``/visits/<id>/record/``) allows the same people.
+VISIT_RECORDING_ROLES = frozenset({Role.ADMIN})
 
 _NOTHING = Q(pk__in=[])
 
@@ -174,6 +183,34 @@ class Scope:
             assigned = VillageAssignment.objects.filter(village_id__in=area).filter(active_on(today))
             q |= Q(village_id__in=area) | Q(pk__in=assigned.values("cadre_id"))
         return qs.filter(q)
+
+    def visit_filter(self) -> Q | None:
+        """A Q over ``grids.Visit`` for the visits in scope; None when the whole town is.
+
+        Grid leader: visits to the villages of own grids; village leader: to own village; cadre: own visits
+        (whatever the village, so past visits stay visible after an assignment ends) and visits to the
+        villages assigned today; deputy: none.
+        """
+        if self.town_wide:
+            return None
+        q = _NOTHING
+        if self.area_village_ids:
+            q |= Q(village_id__in=sorted(self.area_village_ids))
+        if Role.CADRE in self.roles and self.cadre_id:
+            q |= Q(cadre_id=self.cadre_id)
+        return q
+
+    def visits(self, qs: QuerySet) -> QuerySet:
+        """``qs`` (a Visit queryset) narrowed to the visits in scope (:meth:`visit_filter`)."""
+        q = self.visit_filter()
+        return qs if q is None else qs.filter(q)
+
+    def may_record_visit(self, visit) -> bool:
+        """True when the user may record ``visit`` (a Visit in scope, uses ``cadre_id``) or raise cases at it:
+        the visit's own cadre (the user's active Cadre), or a role of :data:`VISIT_RECORDING_ROLES`."""
+        if self.roles & VISIT_RECORDING_ROLES:
+            return True
+        return self.cadre_id is not None and self.cadre_id == visit.cadre_id
 
     def assignments(self, qs: QuerySet) -> QuerySet:
         """Village assignments in scope: all for town-wide roles; else those of the villages the local

@@ -13,7 +13,8 @@ from cases.choices import NotificationKind, Satisfaction, Status
 from cases.models import Notification
 from cases.services import callback
 from grids.choices import Role
-from grids.models import VillageAssignment
+from grids.models import VillageAssignment, Visit
+from grids.visits import plan_week
 
 from . import factories
 
@@ -39,6 +40,9 @@ def town(django_db_setup, django_db_blocker):
             }
             town.assignment_in = VillageAssignment.objects.get(village=town.a)
             town.assignment_out = VillageAssignment.objects.get(village=town.b)
+            plan_week("2025-W42")
+            town.visit_in = Visit.objects.get(village=town.a, iso_week="2025-W42")  # the cadre persona's
+            town.visit_out = Visit.objects.get(village=town.b, iso_week="2025-W42")
         yield town
 
 
@@ -69,6 +73,8 @@ EXPECTED = {
     "categories": {role: (200, 200) for role in ROLES},
     # Notifications: one's own, never another's.
     "notifications": {role: (200, 404) for role in ROLES},
+    # Weekly visits: the visit to village a is the cadre persona's own; deputies reach none.
+    "visits": {**_registry(), "deputy": (404, 404)},
 }
 
 
@@ -86,6 +92,8 @@ def objects(town, resource, role):
         pair = town.case_in.pk, town.case_out.pk
     elif resource == "categories":
         pair = town.cat_leaf.pk, town.cat_other.pk
+    elif resource == "visits":
+        pair = town.visit_in.pk, town.visit_out.pk
     elif resource == "notifications":
         other = Role.DISPATCHER if role != Role.DISPATCHER else Role.SUPERVISOR
         pair = town.notes[role].pk, town.notes[other].pk
@@ -174,7 +182,8 @@ def test_sla_policies_are_read_by_all_and_written_by_admins_only(town, role):
 
 @pytest.mark.django_db
 def test_anonymous_requests_answer_401(town):
-    for url in ("/api/v1/cases/", f"/api/v1/cases/{town.case_in.pk}/", "/api/v1/villages/", "/api/v1/stats/rates/"):
+    for url in ("/api/v1/cases/", f"/api/v1/cases/{town.case_in.pk}/", "/api/v1/villages/", "/api/v1/stats/rates/",
+                "/api/v1/visits/", f"/api/v1/visits/{town.visit_in.pk}/"):
         response = APIClient().get(url)
         assert response.status_code == 401, url
         assert response.json()["code"] == "not_authenticated"

@@ -2,11 +2,13 @@
 from rest_framework.routers import SimpleRouter
 
 from .views import AssignmentViewSet, CadreViewSet, GridViewSet, VillageViewSet
+from .visits import VisitViewSet
 
 router = SimpleRouter()
 router.register("villages", VillageViewSet, basename="village")
 router.register("grids", GridViewSet, basename="grid")
 router.register("cadres", CadreViewSet, basename="cadre")
 router.register("assignments", AssignmentViewSet, basename="assignment")
+router.register("visits", VisitViewSet, basename="visit")  # weekly visits (issue 7)
 
 urlpatterns = router.urls
