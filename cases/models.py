@@ -212,6 +212,8 @@ class Case(models.Model):
             models.Index(fields=["grid", "status"], name="case_grid_status"),
             models.Index(fields=["received_at"], name="case_received"),
             models.Index(fields=["resolve_due_at"], name="case_resolve_due"),
+            # Statistics find the days whose cases changed since the last snapshot refresh.
+            models.Index(fields=["updated_at"], name="case_updated"),
         ]
 
     def __str__(self):

@@ -617,6 +617,13 @@ def test_the_language_switch_turns_the_pages_english(client, town):
 
 
 @pytest.mark.django_db
+def test_an_english_browser_still_gets_chinese_until_the_switch_is_used(client, town):
+    login(client, town, Role.GRID_LEADER)
+    html = client.get("/workbench/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "我的待办" in html and '<html lang="zh-CN">' in html
+
+
+@pytest.mark.django_db
 def test_chinese_is_the_default_without_a_language_preference(client, town):
     login(client, town, Role.GRID_LEADER)
     html = client.get("/workbench/").content.decode()
