@@ -46,6 +46,9 @@ class CaseAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting a case would take its append-only events with it
+
 
 @admin.register(CaseEvent)
 class CaseEventAdmin(admin.ModelAdmin):

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,19 +22,34 @@ from .models import Case, CaseEvent, SlaPolicy
 logger = logging.getLogger(__name__)
 
 
-def apply_deadlines(case: Case, *, resolve_due_at: dt.datetime | None = None) -> None:
-    """Set the case's due and warning times from the SlaPolicy of its urgency (in memory; caller saves).
+def apply_deadlines(case: Case, *, start: dt.datetime | None = None) -> None:
+    """Set the case's respond and resolve due and warning times from the SlaPolicy of its urgency (in
+    memory; the caller saves).
 
-    ``respond_due_at = received_at + respond_within``; ``resolve_due_at = received_at + resolve_within``
-    unless given (an approved extension). Warning points sit at ``warning_share`` of each window.
+    ``respond_due_at = start + respond_within`` and ``resolve_due_at = start + resolve_within``, where
+    ``start`` (aware) is ``received_at`` unless given (a reopened case starts a new round at the reopen
+    time). Warning points sit at ``warning_share`` of each window (DESIGN §5).
     Raises ``SlaPolicy.DoesNotExist`` when no policy exists for the urgency.
     """
     policy = SlaPolicy.objects.get(urgency=case.urgency)
-    start = case.received_at
+    start = start or case.received_at
     case.respond_due_at = start + policy.respond_within
-    case.resolve_due_at = resolve_due_at or (start + policy.resolve_within)
+    case.resolve_due_at = start + policy.resolve_within
     case.respond_warn_at = policy.warning_at(start, case.respond_due_at)
     case.resolve_warn_at = policy.warning_at(start, case.resolve_due_at)
+
+
+def extend_resolve_deadline(case: Case, *, until: dt.datetime, now: dt.datetime) -> None:
+    """Move ``resolve_due_at`` to ``until`` (an approved extension; in memory, the caller saves).
+
+    Only the resolve deadline moves. Its new warning point sits at ``warning_share`` of the way from the
+    approval (``now``) to ``until``, so the warning for the new deadline still lies ahead; the marks of
+    the old deadline are cleared on the case (they stay in the events) so the new ones can be recorded.
+    """
+    policy = SlaPolicy.objects.get(urgency=case.urgency)
+    case.resolve_due_at = until
+    case.resolve_warn_at = policy.warning_at(now, until)
+    case.resolve_warned_at = case.resolve_breached_at = None
 
 
 @dataclasses.dataclass
@@ -75,16 +91,16 @@ def sweep(now: dt.datetime | None = None, *, batch_size: int = 500, notify: bool
 
     now = now or timezone.now()
     report = SweepReport()
-    seen: set[int] = set()
+    cursor = None  # keyset pagination over (next_check_at, pk): each batch starts after the last one seen
     while True:
-        ids = list(
-            Case.objects.due_for_sweep(now).exclude(pk__in=seen).order_by("next_check_at")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
+        due = Case.objects.due_for_sweep(now)
+        if cursor is not None:
+            due = due.filter(Q(next_check_at__gt=cursor[0]) | Q(next_check_at=cursor[0], pk__gt=cursor[1]))
+        batch = list(due.order_by("next_check_at", "pk").values_list("next_check_at", "pk")[:batch_size])
+        if not batch:
             break
-        for pk in ids:
-            seen.add(pk)
+        cursor = batch[-1]
+        for _when, pk in batch:
             with transaction.atomic():
                 case = (
                     Case.objects.select_for_update(skip_locked=True, of=("self",))

@@ -18,11 +18,26 @@ def supervisors():
     return get_user_model().objects.filter(groups__name=Role.SUPERVISOR, is_active=True).distinct()
 
 
+def dispatchers():
+    """Active users in the ``dispatcher`` group (DESIGN §1)."""
+    return get_user_model().objects.filter(groups__name=Role.DISPATCHER, is_active=True).distinct()
+
+
 def case_recipients(case, *, supervisors_too: bool = False) -> list:
-    """Who hears about a case: its handler (else its grid's leader) and its village's chief grid leader,
-    plus the supervisors when ``supervisors_too``. Returns distinct active users, in that order."""
-    people = [case.handler or (case.grid.leader if case.grid_id else None), case.village.chief_grid_leader]
-    users = [p.user for p in people if p is not None and p.user_id is not None]
+    """Who hears about a case: whoever holds it — its handler (else its grid's leader), or the command
+    centre's dispatchers while it waits there (``received`` or ``returned``) — and its village's chief
+    grid leader, plus the supervisors when ``supervisors_too``. Returns distinct active users, in that order.
+    """
+    from .choices import Status
+
+    if case.status in (Status.RECEIVED, Status.RETURNED):
+        users = list(dispatchers())
+    else:
+        holder = case.handler or (case.grid.leader if case.grid_id else None)
+        users = [holder.user] if holder is not None and holder.user_id is not None else []
+    chief = case.village.chief_grid_leader
+    if chief is not None and chief.user_id is not None:
+        users.append(chief.user)
     if supervisors_too:
         users.extend(supervisors())
     seen, out = set(), []

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from grids.models import Grid
 
 from .choices import OPEN_STATES, Action, NotificationKind, Satisfaction, Status, Urgency
-from .deadlines import apply_deadlines
+from .deadlines import apply_deadlines, extend_resolve_deadline
 from .models import Case, CaseEvent, DailySequence
 from .notifications import case_recipients, notify, supervisors
 
@@ -98,6 +98,15 @@ def _transition(case_or_id, *, allowed_from, action, actor, now, change, to_stat
         case.save()
         _event(case, action, actor=actor, at=now, from_status=from_status, note=note, data={**(data or {}), **extra})
     return case
+
+
+def _drop_extension_request(case) -> dict:
+    """Withdraw a pending extension request that the change makes moot; returns event data naming it."""
+    if case.extension_requested_until is None:
+        return {}
+    dropped = case.extension_requested_until.isoformat()
+    case.extension_requested_until = None
+    return {"extension_request_dropped": dropped}
 
 
 def _require(value, field, message):
@@ -196,7 +205,8 @@ def return_case(case, *, actor, reason: str, now=None) -> Case:
     now = now or timezone.now()
     _require(reason and reason.strip(), "reason", _("请填写退单理由。"))
     return _transition(case, allowed_from=ALLOWED_FROM["return"], action=Action.RETURNED,
-                       actor=actor, now=now, change=lambda c: None, to_status=Status.RETURNED, note=reason.strip())
+                       actor=actor, now=now, change=_drop_extension_request, to_status=Status.RETURNED,
+                       note=reason.strip())
 
 
 def respond(case, *, actor, note="", now=None) -> Case:
@@ -235,7 +245,7 @@ def resolve(case, *, actor, solved: bool, result: str, now=None) -> Case:
         case.resolved_at = now
         case.solved = bool(solved)
         case.result = result.strip()
-        return {"solved": bool(solved), "on_the_spot": on_the_spot}
+        return {"solved": bool(solved), "on_the_spot": on_the_spot, **_drop_extension_request(case)}
 
     return _transition(case, allowed_from=ALLOWED_FROM["resolve"], action=Action.RESOLVED,
                        actor=actor, now=now, change=change, to_status=Status.RESOLVED)
@@ -285,15 +295,25 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
 def reopen(case, *, actor, note="", now=None) -> Case:
     """Handle again (重办) after an unsatisfied or unsolved callback: ``resolved`` → ``dispatched`` to the
-    same grid. The outcome and callback answers are cleared on the case (they stay in the events);
-    the deadlines are kept."""
+    same grid, as a new round of handling. The outcome, the callback answers, the contact time and the
+    first round's deadlines and marks are cleared on the case and kept in the event's data; new respond
+    and resolve deadlines run from the reopen time with the windows of the case's urgency, so the first
+    round's met deadlines are never turned into breaches."""
     now = now or timezone.now()
 
     def change(case):
         if not (case.satisfaction == Satisfaction.UNSATISFIED or case.callback_solved is False):
             raise TransitionNotAllowed(_("只有回访不满意或未解决的诉求才能重办。"), code="reopen_needs_unsatisfied")
+        def iso(moment):
+            return moment.isoformat() if moment else None
+
         previous = {"satisfaction": case.satisfaction, "solved": case.solved, "result": case.result,
-                    "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None}
+                    "responded_at": iso(case.responded_at), "resolved_at": iso(case.resolved_at),
+                    "respond_due_at": iso(case.respond_due_at), "resolve_due_at": iso(case.resolve_due_at)}
+        apply_deadlines(case, start=now)
+        case.respond_warned_at = case.respond_breached_at = None
+        case.resolve_warned_at = case.resolve_breached_at = None
+        case.responded_at = None
         case.resolved_at = None
         case.solved = None
         case.result = ""
@@ -330,14 +350,20 @@ def cancel(case, *, actor, reason: str, duplicate_of=None, exclude: bool = True,
         raise ValidationError({"duplicate_of": _("原诉求本身是重复诉求，请指向最初的诉求。")})
 
     def change(case):
-        if duplicate_of is not None and duplicate_of.pk == case.pk:
-            raise ValidationError({"duplicate_of": _("诉求不能重复于自身。")})
+        if duplicate_of is not None:
+            if duplicate_of.pk == case.pk:
+                raise ValidationError({"duplicate_of": _("诉求不能重复于自身。")})
+            if Case.objects.filter(pk=duplicate_of.pk, duplicate_of__isnull=False).exists():
+                raise ValidationError({"duplicate_of": _("原诉求本身是重复诉求，请指向最初的诉求。")})
+            if case.duplicates.exists():
+                raise ValidationError({"duplicate_of": _("已有其他诉求标为本诉求的重复，本诉求不能再标为重复。")})
+        dropped = _drop_extension_request(case)
         case.cancelled_at = now
         case.duplicate_of = duplicate_of
         if exclude:
             case.excluded = True
             case.exclusion_reason = reason.strip()[:200]
-        return {"duplicate_of": duplicate_of.number if duplicate_of else None, "excluded": bool(exclude)}
+        return {"duplicate_of": duplicate_of.number if duplicate_of else None, "excluded": bool(exclude), **dropped}
 
     return _transition(case, allowed_from=ALLOWED_FROM["cancel"], action=Action.CANCELLED, actor=actor, now=now,
                        change=change, to_status=Status.CANCELLED, note=reason.strip())
@@ -354,8 +380,8 @@ def request_extension(case, *, actor, until: dt.datetime, reason: str, now=None)
     def change(case):
         if case.extension_requested_until is not None:
             raise TransitionNotAllowed(_("已有待审批的延期申请。"), code="extension_pending")
-        if case.resolve_due_at is None or until <= case.resolve_due_at:
-            raise ValidationError({"until": _("延期时间须晚于当前办结时限。")})
+        if case.resolve_due_at is None or until <= case.resolve_due_at or until <= now:
+            raise ValidationError({"until": _("延期时间须晚于当前办结时限和当前时间。")})
         case.extension_requested_until = until
         case.extension_reason = reason.strip()[:500]
         notify(supervisors(), kind=NotificationKind.EXTENSION_REQUESTED, title=_("延期申请：%s") % case.number,
@@ -367,16 +393,21 @@ def request_extension(case, *, actor, until: dt.datetime, reason: str, now=None)
 
 
 def approve_extension(case, *, actor, note="", now=None) -> Case:
-    """Approve the pending extension (批准延期): ``resolve_due_at`` moves to the requested time, with a new
-    warning point; the warning and breach of the old deadline stay in the events and new ones may follow."""
+    """Approve the pending extension (批准延期): only ``resolve_due_at`` moves, to the requested time, with a
+    new warning point ahead (:func:`cases.deadlines.extend_resolve_deadline`); the warning and breach of
+    the old deadline stay in the events and new ones may follow. A request that is no longer later than
+    the current deadline and the present raises TransitionNotAllowed (``extension_stale``)."""
     now = now or timezone.now()
 
     def change(case):
         if case.extension_requested_until is None:
             raise TransitionNotAllowed(_("没有待审批的延期申请。"), code="no_extension_pending")
+        until = case.extension_requested_until
+        if until <= case.resolve_due_at or until <= now:
+            raise TransitionNotAllowed(
+                _("申请的延期时间已不晚于当前办结时限或当前时间，请驳回后重新申请。"), code="extension_stale")
         old_due = case.resolve_due_at
-        apply_deadlines(case, resolve_due_at=case.extension_requested_until)
-        case.resolve_warned_at = case.resolve_breached_at = None
+        extend_resolve_deadline(case, until=until, now=now)
         case.extension_requested_until = None
         return {"old_resolve_due_at": old_due.isoformat(), "resolve_due_at": case.resolve_due_at.isoformat()}
 
@@ -431,9 +462,13 @@ def change_urgency(case, *, actor, urgency: str, note="", now=None) -> Case:
         old = case.urgency
         case.urgency = urgency
         if case.respond_due_at is not None:
+            before = (case.respond_due_at, case.resolve_due_at)
             apply_deadlines(case)
-            case.respond_warned_at = case.respond_breached_at = None
-            case.resolve_warned_at = case.resolve_breached_at = None
+            # A deadline that moved gets its warning and breach anew; one that stayed keeps its marks.
+            if case.respond_due_at != before[0]:
+                case.respond_warned_at = case.respond_breached_at = None
+            if case.resolve_due_at != before[1]:
+                case.resolve_warned_at = case.resolve_breached_at = None
         return {"old_urgency": old, "urgency": urgency}
 
     return _transition(case, allowed_from=ALLOWED_FROM["change_urgency"], action=Action.URGENCY_CHANGED, actor=actor, now=now,

@@ -170,16 +170,19 @@ def test_extension_moves_the_deadline_and_keeps_the_old_breach(people):
     new_due = dt.datetime(2025, 4, 21, 9, 0, tzinfo=SH)
     case = s.request_extension(case, actor=people["bob"], until=new_due, reason="等待配件",
                                now=t0 + dt.timedelta(days=8))
-    case = s.approve_extension(case, actor=people["alice"], now=t0 + dt.timedelta(days=8, hours=1))
+    approved_at = t0 + dt.timedelta(days=8, hours=1)
+    case = s.approve_extension(case, actor=people["alice"], now=approved_at)
     assert case.resolve_due_at == new_due
-    assert case.resolve_warn_at == t0 + (new_due - t0) * 0.75
+    assert case.respond_due_at == t0 + 24 * H  # only the resolve deadline moves
+    # The new warning lies ahead: 75 % of the way from the approval to the new deadline.
+    assert case.resolve_warn_at == approved_at + (new_due - approved_at) * 0.75
     sweep(t0 + dt.timedelta(days=15))
     marks = list(CaseEvent.objects.filter(case=case, action__in=[Action.RESOLVE_WARNING, Action.RESOLVE_BREACH])
                  .values_list("action", "at"))
     assert marks == [
         (Action.RESOLVE_WARNING, t0 + dt.timedelta(days=7) * 0.75),
         (Action.RESOLVE_BREACH, t0 + dt.timedelta(days=7)),
-        (Action.RESOLVE_WARNING, t0 + (new_due - t0) * 0.75),
+        (Action.RESOLVE_WARNING, approved_at + (new_due - approved_at) * 0.75),
         (Action.RESOLVE_BREACH, new_due),
     ]
 

@@ -65,7 +65,7 @@ TRANSITIONS = {
     "close": lambda c, a, g: s.close(c, actor=a),
     "cancel": lambda c, a, g: s.cancel(c, actor=a, reason="重复来电"),
     "request_extension": lambda c, a, g: s.request_extension(
-        c, actor=a, until=T0 + dt.timedelta(days=20), reason="需协调电力公司"),
+        c, actor=a, until=dt.datetime.now(dt.UTC) + dt.timedelta(days=20), reason="需协调电力公司"),
     "approve_extension": lambda c, a, g: s.approve_extension(c, actor=a),
     "decline_extension": lambda c, a, g: s.decline_extension(c, actor=a),
     "escalate": lambda c, a, g: s.escalate(c, actor=a, note="请加快办理"),

@@ -79,6 +79,8 @@ class CaseSerializer(serializers.ModelSerializer):
     complainant_phone = serializers.SerializerMethodField(
         help_text="Masked (138****5678) except for dispatchers, supervisors and admins.")
     deadlines = serializers.SerializerMethodField()
+    duplicate_of = serializers.SerializerMethodField(
+        help_text="The original case this one repeats; null when none or when it lies outside your scope.")
 
     class Meta:
         model = Case
@@ -99,6 +101,11 @@ class CaseSerializer(serializers.ModelSerializer):
         return case.grid.name if case.grid_id else None
 
     @extend_schema_field(serializers.CharField())
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_duplicate_of(self, case) -> int | None:
+        # The original may lie outside the caller's scope; its existence is not shown then (DESIGN §1).
+        return visible_case_id(self.context["scope"], case.duplicate_of_id)
+
     def get_complainant_phone(self, case) -> str:
         if rules.sees_full_phone(self.context["scope"]):
             return case.complainant_phone
@@ -119,6 +126,13 @@ class CaseSerializer(serializers.ModelSerializer):
         return out
 
 
+def visible_case_id(scope, case_id: int | None) -> int | None:
+    """``case_id`` when that case lies in ``scope`` (one query for local roles), else None."""
+    if case_id is None or scope.town_wide:
+        return case_id
+    return case_id if scope.cases(Case.objects.filter(pk=case_id)).exists() else None
+
+
 class CaseEventSerializer(serializers.ModelSerializer):
     actor_name = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
     action_label = serializers.CharField(source="get_action_display", read_only=True)
@@ -128,6 +142,15 @@ class CaseEventSerializer(serializers.ModelSerializer):
         fields = ["id", "action", "action_label", "from_status", "to_status", "at", "actor", "actor_name", "note",
                   "data"]
         read_only_fields = fields
+
+    def to_representation(self, event):
+        out = super().to_representation(event)
+        number = (out.get("data") or {}).get("duplicate_of")
+        scope = self.context.get("scope")
+        if number and scope is not None and not scope.town_wide:
+            if not scope.cases(Case.objects.filter(number=number)).exists():
+                out["data"] = {**out["data"], "duplicate_of": None}  # an original outside the caller's scope
+        return out
 
 
 # --- Logging a case -------------------------------------------------------------------------------------

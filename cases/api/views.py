@@ -6,11 +6,14 @@ object outside scope is a 404), who may do what from :mod:`cases.rules` (403), a
 from :mod:`cases.services` (409 when the state does not allow it, 400 for bad input). The request's clock
 (``self.now``) is passed to the services: clients never set a time.
 """
+import functools
+
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from cases import rules, services
@@ -50,6 +53,9 @@ def transition(name: str, *, url_path: str, summary: str, request=None):
     roles = ", ".join(r for r in Role.values if r in rules.PERMISSIONS[name])
 
     def wrap(func):
+        # One transaction from the scope check to the change: the case row is locked by _case_for, so a
+        # concurrent reassignment cannot move it out of the caller's scope between the check and the act.
+        func = functools.wraps(func)(transaction.atomic(func))
         func = action(detail=True, methods=["post"], url_path=url_path, url_name=url_path,
                       filter_backends=[], pagination_class=None)(func)
         return extend_schema(
@@ -100,8 +106,14 @@ class CaseViewSet(ScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return dict(ser.validated_data)
 
     def _case_for(self, name: str) -> Case:
-        """The case of the URL in scope (404 otherwise) that the caller's role may act on (403 otherwise)."""
-        case = self.get_object()
+        """The case of the URL in scope (404 otherwise) that the caller's role may act on (403 otherwise).
+
+        The row is locked (``SELECT … FOR UPDATE``) inside the transaction that :func:`transition` opens,
+        so the scope and role are checked on the case as the service will change it.
+        """
+        queryset = self.get_queryset().select_for_update(of=("self",))
+        case = get_object_or_404(queryset, pk=self.kwargs["pk"])
+        self.check_object_permissions(self.request, case)
         if not rules.can(self.scope, name, case):
             raise Forbidden(rules.denial_detail(name))
         return case

@@ -215,7 +215,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cases.api.errors.exception_handler",
     # Failed logins per client address and username (grids.api.auth); kept in the default cache.
     "DEFAULT_THROTTLE_RATES": {"login_failures": env("LOGIN_FAILURES_RATE", default="5/min")},
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),  # proxies in front of us: X-Forwarded-For to trust
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),  # proxies in front of us: X-Forwarded-For to trust
     "URL_FORMAT_OVERRIDE": "format",  # ?format=csv|xlsx on the statistics endpoints
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
