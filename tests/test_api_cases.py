@@ -444,3 +444,28 @@ def test_schema_and_swagger_ui_are_served_without_any_cdn(client):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower() and "https://" not in html
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+@pytest.mark.django_db
+def test_a_forged_x_forwarded_for_does_not_escape_the_login_throttle(town, clean_throttle):
+    client = APIClient()
+    answers = [client.post("/api/v1/auth/token/", {"username": "gus", "password": "wrong"}, format="json",
+                           HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(7)]
+    assert answers == [400] * 5 + [429] * 2
+
+
+@pytest.mark.django_db
+def test_an_original_outside_scope_is_not_revealed_by_its_duplicate(town):
+    dora = town.user(Role.DISPATCHER)
+    original = factories.make_case(grid=town.b1, actor=dora)
+    repeat = factories.make_case(grid=town.a1, actor=dora)
+    assert post(client_for(town, Role.DISPATCHER), f"/api/v1/cases/{repeat.pk}/cancel/",
+                {"reason": "重复来电", "duplicate_of": original.pk}).status_code == 200
+    gus = client_for(town, Role.GRID_LEADER)  # leads a1, not b1
+    assert gus.get(f"/api/v1/cases/{original.pk}/").status_code == 404
+    assert gus.get(f"/api/v1/cases/{repeat.pk}/").json()["duplicate_of"] is None
+    cancelled = [e for e in gus.get(f"/api/v1/cases/{repeat.pk}/events/").json()["results"]
+                 if e["action"] == "cancelled"]
+    assert cancelled[0]["data"]["duplicate_of"] is None
+    dispatcher_view = client_for(town, Role.DISPATCHER).get(f"/api/v1/cases/{repeat.pk}/").json()
+    assert dispatcher_view["duplicate_of"] == original.pk

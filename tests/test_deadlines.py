@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group, User
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 
@@ -232,3 +233,87 @@ def test_sweep_runs_as_a_task_in_a_real_worker(people, celery_worker_process):
     result = sweep_deadlines.delay((t0 + 3 * H).isoformat()).get(timeout=60)
     assert result["respond_breaches"] == 1 and result["respond_warnings"] == 1
     assert Case.objects.get(pk=case.pk).respond_breached_at == t0 + 2 * H
+
+
+@pytest.mark.django_db
+def test_changing_urgency_keeps_the_marks_of_a_deadline_that_did_not_move(people):
+    t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
+    case = dispatched_case(people, t0)  # general: respond 24 h
+    sweep(t0 + 48 * H)
+    case = s.change_urgency(case, actor=people["alice"], urgency="complex", now=t0 + 49 * H)  # respond still 24 h
+    sweep(t0 + 50 * H)
+    assert CaseEvent.objects.filter(case=case, action=Action.RESPOND_BREACH).count() == 1
+    assert CaseEvent.objects.filter(case=case, action=Action.RESPOND_WARNING).count() == 1
+    assert case.resolve_due_at == t0 + dt.timedelta(days=15)
+
+
+@pytest.mark.django_db
+def test_an_extension_moves_only_the_resolve_deadline_even_after_a_policy_edit(people):
+    from cases.models import SlaPolicy
+
+    t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
+    case = s.accept(dispatched_case(people, t0), actor=people["bob"], now=t0 + H)
+    SlaPolicy.objects.filter(urgency="general").update(respond_within=dt.timedelta(hours=48))
+    case = s.request_extension(case, actor=people["bob"], until=t0 + dt.timedelta(days=10), reason="待配件",
+                               now=t0 + 2 * H)
+    case = s.approve_extension(case, actor=people["alice"], now=t0 + 3 * H)
+    assert (case.respond_due_at, case.resolve_due_at) == (t0 + 24 * H, t0 + dt.timedelta(days=10))
+
+
+@pytest.mark.django_db
+def test_a_stale_extension_cannot_be_approved_and_a_moot_one_lapses(people):
+    t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
+    case = s.accept(dispatched_case(people, t0), actor=people["bob"], now=t0 + H)
+    case = s.request_extension(case, actor=people["bob"], until=t0 + dt.timedelta(days=9), reason="协调",
+                               now=t0 + 2 * H)
+    case = s.change_urgency(case, actor=people["alice"], urgency="complex", now=t0 + 3 * H)  # due now day 15
+    with pytest.raises(s.TransitionNotAllowed) as err:
+        s.approve_extension(case, actor=people["alice"], now=t0 + 4 * H)
+    assert err.value.code == "extension_stale"
+    case = s.respond(case, actor=people["bob"], now=t0 + 5 * H)
+    case = s.resolve(case, actor=people["bob"], solved=True, result="已处理", now=t0 + 6 * H)
+    assert case.extension_requested_until is None
+    dropped = case.events.get(action=Action.RESOLVED).data["extension_request_dropped"]
+    assert dt.datetime.fromisoformat(dropped) == t0 + dt.timedelta(days=9)
+
+
+@pytest.mark.django_db
+def test_reopen_starts_a_new_round_and_never_stamps_marks_in_the_first(people):
+    t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
+    case = s.respond(s.accept(dispatched_case(people, t0), actor=people["bob"], now=t0 + H),
+                     actor=people["bob"], now=t0 + H)
+    case = s.resolve(case, actor=people["bob"], solved=True, result="已处理", now=t0 + 2 * H)
+    day8 = t0 + dt.timedelta(days=8)
+    case = s.callback(case, actor=people["alice"], contacted=True, solved=False, satisfaction="unsatisfied",
+                      now=day8)
+    case = s.reopen(case, actor=people["alice"], note="不满意", now=day8)
+    assert (case.respond_due_at, case.resolve_due_at) == (day8 + 24 * H, day8 + dt.timedelta(days=7))
+    assert case.responded_at is None and case.resolved_at is None
+    previous = case.events.get(action=Action.REOPENED).data["previous"]
+    assert dt.datetime.fromisoformat(previous["resolved_at"]) == t0 + 2 * H
+    sweep(day8 + dt.timedelta(days=30))
+    marks = CaseEvent.objects.filter(case=case, action__in=[Action.RESPOND_BREACH, Action.RESOLVE_BREACH])
+    assert sorted(marks.values_list("at", flat=True)) == [day8 + 24 * H, day8 + dt.timedelta(days=7)]
+
+
+@pytest.mark.django_db
+def test_an_original_with_duplicates_cannot_become_a_duplicate_itself(people):
+    t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
+    x, y, z = (dispatched_case(people, t0, title=t) for t in ("甲", "乙", "丙"))
+    s.cancel(z, actor=people["alice"], reason="重复", duplicate_of=x, now=t0 + H)
+    with pytest.raises(ValidationError) as err:
+        s.cancel(x, actor=people["alice"], reason="重复", duplicate_of=y, now=t0 + 2 * H)
+    assert "duplicate_of" in err.value.message_dict
+    assert Case.objects.get(pk=x.pk).status == "dispatched"
+
+
+@pytest.mark.django_db
+def test_alerts_for_a_returned_case_go_to_the_dispatchers(people):
+    t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
+    dora = User.objects.create_user("dora")
+    dora.groups.add(Group.objects.get(name="dispatcher"))
+    case = s.return_case(dispatched_case(people, t0, urgency="emergency"), actor=people["bob"], reason="非本网格",
+                         now=t0 + 10 * dt.timedelta(minutes=1))
+    sweep(t0 + 3 * H)
+    assert sorted(Notification.objects.filter(case=case, kind="respond_breach")
+                  .values_list("recipient__username", flat=True)) == ["carol", "dora", "sam", "sue"]

@@ -263,7 +263,8 @@ class CaseViewSet(ScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         case = self.get_object()
         events = case.events.select_related("actor").order_by("at", "id")
         page = self.paginate_queryset(events)
-        return self.get_paginated_response(CaseEventSerializer(page, many=True).data)
+        return self.get_paginated_response(
+            CaseEventSerializer(page, many=True, context=self.get_serializer_context()).data)
 
 
 @extend_schema_view(
