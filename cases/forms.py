@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from grids.choices import Role
 from grids.models import Grid, Village
 
 from .choices import CaseKind, Satisfaction, Source, Urgency
@@ -21,8 +22,8 @@ NOTE_MAX = 2000
 REASON_MAX = 500
 TITLE_FROM_DESCRIPTION = 30  # characters of the description used as title when none is given
 
-#: Sources offered on the "log a case" form; ``visit`` and ``deputy`` come from their own flows
-#: (a visit's "log a case" link, the liaison stations).
+#: Sources offered on the "log a case" form; ``visit`` comes from a visit's "log a case" link, ``deputy``
+#: is offered (first) only to deputies (a demand they raise, DESIGN §8).
 FORM_SOURCES = [Source.PATROL, Source.HOTLINE, Source.ONLINE, Source.PROACTIVE, Source.WALK_IN, Source.ENTERPRISE]
 
 phone_validator = RegexValidator(r"^[0-9+\-() ]{5,30}$", _("电话号码只能包含数字、空格、+、-和括号。"))
@@ -64,8 +65,9 @@ def local_input(moment: dt.datetime) -> str:
 
 
 class CaseForm(forms.Form):
-    """Log a case (登记). ``scope`` narrows villages and grids; ``visit`` (optional) fixes source ``visit``
-    and the visit's village. The category comes from the page's three-level picker as one id."""
+    """Log a case (登记). ``scope`` narrows villages and grids and offers source ``deputy`` to deputies;
+    ``visit`` (optional) fixes source ``visit`` and the visit's village. The category comes from the page's
+    three-level picker as one id."""
 
     village = VillageChoiceField(label=_("村/社区"), queryset=Village.objects.none())
     grid = GridChoiceField(label=_("微网格"), queryset=Grid.objects.none(), required=False, widget=GridSelect)
@@ -94,6 +96,8 @@ class CaseForm(forms.Form):
         self.visit = visit
         self.fields["village"].queryset = scope.villages(Village.objects.order_by("code"))
         self.fields["grid"].queryset = scope.grids(Grid.objects.select_related("village").order_by("code"))
+        if Role.DEPUTY in scope.roles:
+            self.fields["source"].choices = [(Source.DEPUTY.value, Source.DEPUTY.label)] + self.fields["source"].choices
         if visit is not None:
             self.fields["village"].queryset = Village.objects.filter(pk=visit.village_id)
             self.fields["village"].initial = visit.village_id

@@ -29,8 +29,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 
 from grids.choices import Role, VisitStatus
 from grids.models import Cadre, Grid, Village, Visit
@@ -43,6 +43,7 @@ from .models import Case, CaseEvent, Category, Notification
 
 LOCAL_ROLES = (Role.GRID_LEADER, Role.VILLAGE_LEADER, Role.CADRE)
 WORKBENCH_LIMIT = 200
+INTAKE_LIMIT = 200
 LIST_PAGE = 50
 OVERDUE_ON_SCREEN = 50
 EXPORT_LIMIT = 10_000
@@ -195,7 +196,13 @@ def category_tree() -> list[dict]:
 
 
 def _default_source(scope) -> str:
-    return Source.HOTLINE if scope.town_wide else Source.PATROL
+    """The source preset on the "log a case" form: the hotline for the command centre (town-wide roles),
+    the liaison station (``deputy``) for a user whose only role is deputy, grid patrol for the local roles."""
+    if scope.town_wide:
+        return Source.HOTLINE
+    if scope.roles == {Role.DEPUTY}:
+        return Source.DEPUTY
+    return Source.PATROL
 
 
 def _own_grid(scope):
@@ -247,6 +254,15 @@ def case_new(request):
                 status=status)
 
 
+def _deputy_of(user):
+    """The active deputy whose login is ``user`` (``reps`` app), or None (not a deputy, or no reps app)."""
+    try:
+        from reps.services import deputy_of
+    except ImportError:  # the liaison-station app is optional
+        return None
+    return deputy_of(user)
+
+
 def _log_case(request, form, scope, visit, now):
     """Create (and, where the rules say, dispatch or resolve) the case of a valid form; None after
     putting errors on the form."""
@@ -268,6 +284,15 @@ def _log_case(request, form, scope, visit, now):
 
                 case = raise_case_at_visit(visit, actor=actor, now=now, **fields)
                 if on_the_spot:  # received → resolved in one step, both events recorded (DESIGN §4)
+                    return services.resolve(case, actor=actor, solved=True, result=form.cleaned_data["result"],
+                                            now=now)
+            elif fields["source"] == Source.DEPUTY and (deputy := _deputy_of(actor)) is not None:
+                # A deputy's demand: the case with its raising deputy and station (DESIGN §8).
+                from reps.services import raise_demand
+
+                fields.pop("source")
+                case = raise_demand(actor=actor, deputy=deputy, now=now, **fields)
+                if on_the_spot:
                     return services.resolve(case, actor=actor, solved=True, result=form.cleaned_data["result"],
                                             now=now)
             elif on_the_spot:
@@ -314,7 +339,7 @@ ACTIONS: list[ActionSpec] = [
                run=lambda c, d, a, n: services.accept(c, actor=a, now=n)),
     ActionSpec("respond", gettext_lazy("已联系诉求人"), forms.NoteForm, services.ALLOWED_FROM["respond"], style="primary",
                run=lambda c, d, a, n: services.respond(c, actor=a, note=d["note"], now=n)),
-    ActionSpec("resolve", gettext_lazy("办结"), forms.ResolveForm, services.ALLOWED_FROM["resolve"],
+    ActionSpec("resolve", pgettext_lazy("action", "办结"), forms.ResolveForm, services.ALLOWED_FROM["resolve"],
                style="primary", when=lambda c: c.status == Status.RESPONDED or c.grid_id is not None,
                run=lambda c, d, a, n: services.resolve(c, actor=a, solved=d["solved"], result=d["result"], now=n)),
     ActionSpec("dispatch", gettext_lazy("派单 / 改派"), forms.DispatchForm,
@@ -324,7 +349,7 @@ ACTIONS: list[ActionSpec] = [
                when=lambda c: not _valid_callback(c),
                run=lambda c, d, a, n: services.callback(c, actor=a, contacted=d["contacted"], solved=d["solved"],
                                                         satisfaction=d["satisfaction"], note=d["note"], now=n)),
-    ActionSpec("close", gettext_lazy("结案"), forms.NoteForm, services.ALLOWED_FROM["close"],
+    ActionSpec("close", pgettext_lazy("action", "结案"), forms.NoteForm, services.ALLOWED_FROM["close"],
                run=lambda c, d, a, n: services.close(c, actor=a, note=d["note"], now=n)),
     ActionSpec("reopen", gettext_lazy("重办"), forms.NoteForm, services.ALLOWED_FROM["reopen"],
                when=lambda c: c.satisfaction == Satisfaction.UNSATISFIED or c.callback_solved is False,
@@ -438,17 +463,20 @@ def case_detail(request, pk: int):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def case_act(request, pk: int, action: str):
-    """Perform ``action`` on a case through its service. The case must be in scope (404), the user's role
-    allowed (403), and the case still in the state the page showed (``seen``), checked under the row lock
-    so that of two racing submissions only the first applies; the other gets a message and the case as it
-    now is. Bad input re-renders the case page with the errors next to the fields (HTTP 400)."""
+    """Perform ``action`` on a case through its service (POST). The case must be in scope (404), the user's
+    role allowed (403), and the case still in the state the page showed (``seen``), checked under the row
+    lock so that of two racing submissions only the first applies; the other gets a message and the case as
+    it now is. Bad input re-renders the case page with the errors next to the fields (HTTP 400) at this
+    address, so a GET here (reloading that page, or a bookmark) redirects to the case page (302)."""
     spec = ACTION_BY_NAME.get(action)
     if spec is None:
         raise Http404
     scope, now = request_scope(request), request_now(request)
     case = _case_in_scope(request, pk)
+    if request.method != "POST":
+        return redirect("web:case-detail", pk=case.pk)
     if not rules.can(scope, action, case):
         raise PermissionDenied(rules.denial_detail(action))
     form = _make_form(spec, case, scope, data=request.POST)
@@ -548,8 +576,10 @@ def case_list(request):
 
 @login_required
 def intake(request):
-    """The dispatcher's queue: cases received or returned (to dispatch), oldest first, and resolved cases
-    waiting for their callback (回访)."""
+    """The dispatcher's queue: cases received or returned (to dispatch), oldest first (the first
+    :data:`INTAKE_LIMIT`), and resolved cases waiting for their callback (回访), newest resolved first in pages
+    of :data:`LIST_PAGE` (``?call_page=N``; a page out of range shows the last). A fixed number of
+    queries, whatever the queue's length."""
     scope = request_scope(request)
     if not scope.has(Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN):
         raise PermissionDenied
@@ -557,10 +587,11 @@ def intake(request):
     to_dispatch = base.filter(status__in=(Status.RECEIVED, Status.RETURNED)).order_by("received_at", "pk")
     to_call = (base.filter(status=Status.RESOLVED)
                .filter(Q(satisfaction="") | Q(satisfaction=Satisfaction.UNREACHABLE))
-               .order_by("resolved_at", "pk"))
+               .order_by(F("resolved_at").desc(nulls_last=True), "-pk"))
+    call_page = Paginator(to_call, LIST_PAGE).get_page(request.GET.get("call_page"))
     return page(request, "web/intake.html", {
-        "to_dispatch": to_dispatch[:200], "to_dispatch_count": to_dispatch.count(),
-        "to_call": to_call[:200], "to_call_count": to_call.count(),
+        "to_dispatch": to_dispatch[:INTAKE_LIMIT], "to_dispatch_count": to_dispatch.count(),
+        "to_call": call_page.object_list, "to_call_count": call_page.paginator.count, "call_page": call_page,
     })
 
 
@@ -717,18 +748,46 @@ def _stats_cases(scope):
     return None if scope.town_wide else scope.cases(Case.objects.all())
 
 
-def _period(request) -> tuple[forms.PeriodForm, dt.date | None, dt.date | None, str]:
-    now = request_now(request)
+def default_period(scope, now: dt.datetime) -> tuple[dt.date, dt.date, bool]:
+    """The dashboard's period when the user gave neither start nor end: ``(start, end, moved)``, inclusive
+    Asia/Shanghai dates.
+
+    The twelve calendar months ending with today's (the "近12个月" preset) when a case in ``scope`` was
+    received in them, or when no case in scope was ever received; otherwise the twelve calendar months
+    ending with the month of the latest case received in scope (imported history, e.g. 2011–2020), and
+    ``moved`` is True so that the page can say so. At most two queries."""
+    from .selectors import day_start, local_date
+
     today = local_today(now)
+    _label, start, end = _presets(today)[4]
+    cases = scope.cases(Case.objects.all())
+    recent = cases.filter(received_at__gte=day_start(start), received_at__lt=day_start(end + dt.timedelta(days=1)))
+    if recent.exists():
+        return start, end, False
+    latest = cases.aggregate(latest=models.Max("received_at"))["latest"]
+    if latest is None:
+        return start, end, False
+    last_day = local_date(latest)
+    month_end = (last_day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    _label, first, _end = _presets(month_end)[4]
+    return first, month_end, True
+
+
+def _period(request, scope) -> tuple[forms.PeriodForm, dt.date | None, dt.date | None, str, bool]:
+    """The period form of the request and its ``start``, ``end``, statistics scope and whether the default
+    period was moved back to the latest case (:func:`default_period`). Explicit start/end (even empty:
+    "全部") are taken as given."""
+    now = request_now(request)
     data = request.GET.copy()
+    moved = False
     if "start" not in data and "end" not in data:
-        _label, start, end = _presets(today)[4]  # the last 12 months
+        start, end, moved = default_period(scope, now)
         data["start"], data["end"] = start.isoformat(), end.isoformat()
     form = forms.PeriodForm(data)
     if form.is_valid():
         d = form.cleaned_data
-        return form, d.get("start"), d.get("end"), d["scope"]
-    return form, None, None, "assessed"
+        return form, d.get("start"), d.get("end"), d["scope"], moved
+    return form, None, None, "assessed", False
 
 
 def build_dashboard(scope, now, start, end, stats_scope) -> Dashboard:
@@ -811,7 +870,7 @@ def dashboard(request):
     scope, now = request_scope(request), request_now(request)
     if not scope.has(Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER, Role.VILLAGE_LEADER):
         raise PermissionDenied
-    form, start, end, stats_scope = _period(request)
+    form, start, end, stats_scope, moved = _period(request, scope)
     board = build_dashboard(scope, now, start, end, stats_scope)
     trend = _month_series(board.months)
     category_chart = {"labels": [r["label"] for r in board.categories],
@@ -834,7 +893,7 @@ def dashboard(request):
         "can_escalate": scope.has(*rules.PERMISSIONS["escalate"]),
         "presets": [(label, s.isoformat() if s else "", e.isoformat() if e else "")
                     for label, s, e in _presets(local_today(now))],
-        "query": encoded, "here": request.get_full_path(),
+        "query": encoded, "here": request.get_full_path(), "period_moved": moved,
     }
     if scope.town_wide:
         context.update(_coverage_and_stations(now, start, end, stats_scope))
@@ -868,7 +927,7 @@ def dashboard_village(request, pk: int):
 
     scope, now = request_scope(request), request_now(request)
     village = get_object_or_404(scope.villages(Village.objects.all()), pk=pk)
-    form, start, end, stats_scope = _period(request)
+    form, start, end, stats_scope, _moved = _period(request, scope)
     cases = scope.cases(Case.objects.filter(village=village))
     rows = selectors.rates(group_by="grid", start=start, end=end, scope=stats_scope, cases=cases, now=now)
     grid_ids = dict(Grid.objects.filter(village=village).values_list("code", "pk"))
@@ -921,8 +980,9 @@ def _overdue_rows(cases) -> list[dict]:
 @login_required
 def dashboard_export(request, table: str, fmt: str):
     """``/dashboard/export/<table>.<csv|xlsx>``: one table of the dashboard (villages, months,
-    categories, overdue; grids with ``?village=<id>``) for the same period and scope, as CSV (UTF-8 with
-    BOM, for Excel) or XLSX."""
+    categories, overdue, grids) for the same period and scope, as CSV (UTF-8 with BOM, for Excel) or XLSX.
+    ``grids`` holds one village's micro-grids with ``?village=<id>`` (a village outside the scope: 404),
+    else every micro-grid with cases in the user's scope. An unknown table or format answers 404."""
     from . import selectors
 
     if table not in EXPORT_TABLES or fmt not in ("csv", "xlsx"):
@@ -930,7 +990,7 @@ def dashboard_export(request, table: str, fmt: str):
     scope, now = request_scope(request), request_now(request)
     if not scope.has(Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER, Role.VILLAGE_LEADER):
         raise PermissionDenied
-    _form, start, end, stats_scope = _period(request)
+    _form, start, end, stats_scope, _moved = _period(request, scope)
     kw = {"start": start, "end": end, "scope": stats_scope, "now": now}
     columns = RATE_EXPORT
     if table == "overdue":
@@ -939,8 +999,13 @@ def dashboard_export(request, table: str, fmt: str):
             qs = qs.filter(excluded=False)
         rows, columns = _overdue_rows(qs.select_related("village", "grid", "handler")[:EXPORT_LIMIT]), OVERDUE_EXPORT
     elif table == "grids":
-        village = get_object_or_404(scope.villages(Village.objects.all()), pk=_int_or_404(request.GET.get("village")))
-        rows = selectors.rates(group_by="grid", cases=scope.cases(Case.objects.filter(village=village)), **kw)
+        village_id = request.GET.get("village")
+        if village_id:  # one village's micro-grids (the drill-down page's download)
+            village = get_object_or_404(scope.villages(Village.objects.all()), pk=_int_or_404(village_id))
+            cases = scope.cases(Case.objects.filter(village=village))
+        else:  # every micro-grid with cases in the user's scope
+            cases = _stats_cases(scope)
+        rows = selectors.rates(group_by="grid", cases=cases, **kw)
     else:
         group = {"villages": "village", "months": "month", "categories": "category"}[table]
         rows = selectors.rates(group_by=group, cases=_stats_cases(scope), **kw)

@@ -74,7 +74,8 @@ class VillageAssignmentAdmin(admin.ModelAdmin):
 
 @admin.register(Visit)
 class VisitAdmin(admin.ModelAdmin):
-    """Visits are made by planning and changed only by ``grids.visits`` services, so the admin reads them."""
+    """Visits are made by planning and changed only by ``grids.visits`` services, so the admin reads them:
+    no add, change or delete (nor the "delete selected" action)."""
 
     list_display = ["iso_week", "planned_date", "cadre", "village", "status", "households_visited",
                     "people_received", "reminded_at"]
@@ -89,4 +90,7 @@ class VisitAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

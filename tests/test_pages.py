@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 import re
 
 import pytest
@@ -347,7 +348,7 @@ def test_a_services_validation_error_is_shown_next_to_the_field(client, town):
         "extend-seen": "accepted", "extend-until": too_early.strftime("%Y-%m-%dT%H:%M"), "extend-reason": "需协调"},
         HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert response.status_code == 400
-    assert field_errors(response.content.decode(), "extend-until") == ["延期时间须晚于当前办结时限。"]
+    assert field_errors(response.content.decode(), "extend-until") == ["延期时间须晚于当前办结时限和当前时间。"]
     assert 'id="act-extend" data-action="extend" open' in response.content.decode()
     response = client.post(f"/cases/{case.pk}/do/return/", {"return-seen": "accepted", "return-reason": ""},
                            HTTP_ACCEPT_LANGUAGE="zh-CN")
@@ -638,3 +639,233 @@ def test_the_dashboard_shows_the_last_twelve_calendar_months_by_default(client, 
         html = client.get("/dashboard/").content.decode()
     end = today.astimezone(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
     assert f'name="start" value="{start}"' in html and f'name="end" value="{end}"' in html
+
+
+# --- A newcomer's first start (real cases 2011–2020; DEBUG off) ----------------------------------------------
+
+SH = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.mark.django_db
+def test_the_default_period_moves_to_the_latest_case_when_the_last_twelve_months_have_none(client, town):
+    dora = town.user(Role.DISPATCHER)
+    # Imported history: the latest case is received 2020-02-01 01:00 in Xiji (still January in UTC).
+    factories.make_case(grid=town.a1, actor=dora, state=Status.CLOSED, now=dt.datetime(2019, 6, 10, 2, tzinfo=dt.UTC))
+    factories.make_case(grid=town.a2, actor=dora, state=Status.CLOSED, now=dt.datetime(2020, 1, 31, 17, tzinfo=dt.UTC))
+    factories.make_case(grid=town.a1, actor=dora, state=Status.CLOSED, now=dt.datetime(2019, 2, 28, 17, tzinfo=dt.UTC))
+    login(client, town, Role.SUPERVISOR)
+    with time_machine.travel(T0, tick=False):
+        html = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    # The twelve months ending with February 2020 (Asia/Shanghai): 2019-03-01 … 2020-02-29; the case of
+    # 2019-03-01 01:00 (Xiji) is the first day's, and the case of 2019-06 is inside.
+    assert 'name="start" value="2019-03-01"' in html and 'name="end" value="2020-02-29"' in html
+    assert '<b data-testid="received">3</b>' in html
+    assert 'data-testid="period-moved">最近12个月无诉求，显示截至最新诉求的12个月。</p>' in html
+    # Explicit dates are kept as given, without the note; "全部" (empty dates) too.
+    with time_machine.travel(T0, tick=False):
+        given = client.get("/dashboard/?start=2025-01-01&end=2025-03-31").content.decode()
+        everything = client.get("/dashboard/?start=&end=&scope=assessed").content.decode()
+    assert 'name="start" value="2025-01-01"' in given and '<b data-testid="received">0</b>' in given
+    assert "period-moved" not in given and "period-moved" not in everything
+    assert '<b data-testid="received">3</b>' in everything
+
+    # A case in the last twelve months anywhere in town: the supervisor's default is those months again…
+    factories.make_case(grid=town.b1, actor=dora, state=Status.DISPATCHED, now=T0 - dt.timedelta(days=30))
+    with time_machine.travel(T0, tick=False):
+        html = client.get("/dashboard/").content.decode()
+        login(client, town, Role.VILLAGE_LEADER)  # … but village a has none in them: its own latest counts
+        own = client.get("/dashboard/").content.decode()
+    assert 'name="start" value="2024-05-01"' in html and 'name="end" value="2025-04-07"' in html
+    assert '<b data-testid="received">1</b>' in html and "period-moved" not in html
+    assert 'name="start" value="2019-03-01"' in own and 'name="end" value="2020-02-29"' in own
+    assert 'data-testid="period-moved"' in own
+
+
+@pytest.mark.django_db
+def test_the_grid_download_without_a_village_holds_every_grid_in_scope(client, town, history):
+    query = "?start=2025-02-01&end=2025-03-31&scope=assessed"
+
+    def grid_table(response):
+        assert response.status_code == 200, response.status_code
+        return {row[2]: row[3] for row in list(csv.reader(io.StringIO(response.content.decode("utf-8")[1:])))[1:]}
+
+    login(client, town, Role.SUPERVISOR)
+    with time_machine.travel(T0, tick=False):
+        everything = client.get(f"/dashboard/export/grids.csv{query}")
+        sheet = load_workbook(io.BytesIO(client.get(f"/dashboard/export/grids.xlsx{query}").content)).active
+        expected = selectors.rates(group_by="grid", start=dt.date(2025, 2, 1), end=dt.date(2025, 3, 31), now=T0)
+    # By hand: a1 2 (Feb 10, Mar 3), a2 1, b1 2; the cancelled a1 case is excluded from the assessed scope.
+    assert grid_table(everything) == {town.a1.code: "2", town.a2.code: "1", town.b1.code: "2"} == {
+        r["key"]: str(r["received"]) for r in expected}
+    assert {row[2]: row[3] for row in list(sheet.values)[1:]} == {town.a1.code: 2, town.a2.code: 1, town.b1.code: 2}
+    login(client, town, Role.VILLAGE_LEADER)  # village a only
+    with time_machine.travel(T0, tick=False):
+        assert grid_table(client.get(f"/dashboard/export/grids.csv{query}")) == {town.a1.code: "2", town.a2.code: "1"}
+        assert client.get(f"/dashboard/export/grids.csv{query}&village={town.b.pk}").status_code == 404
+        assert client.get(f"/dashboard/export/grids.csv{query}&village=abc").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_deputy_logs_a_case_with_source_liaison_station_by_default(client, town):
+    from reps.models import Deputy, LiaisonStation, RaisedDemand
+    from reps.services import link_login
+
+    login(client, town, Role.DEPUTY)
+    page = client.get("/cases/new/").content.decode()
+    assert '<option value="deputy" selected>' in page and '<option value="patrol">' in page
+    # A deputy login without a deputy record: a plain case with source deputy, theirs to see.
+    response = client.post("/cases/new/", case_form(town, grid="", source=Source.DEPUTY, description="建议增设公交站"))
+    case = Case.objects.latest("pk")
+    assert response.status_code == 302 and (case.source, case.status) == (Source.DEPUTY, Status.RECEIVED)
+    assert not RaisedDemand.objects.filter(case=case).exists()
+    # Linked to a deputy of a station: the demand is raised with its deputy and station (DESIGN §8).
+    station = LiaisonStation.objects.create(code="LS99", name="测试联络站", village=town.a, theme="respond_at_once")
+    deputy = link_login(Deputy.objects.create(code="LS99-1", name="代表甲", level="district", station=station),
+                        town.user(Role.DEPUTY))
+    response = client.post("/cases/new/", case_form(town, grid="", source=Source.DEPUTY, description="路口缺红绿灯"))
+    case = Case.objects.latest("pk")
+    assert response.status_code == 302 and case.source == Source.DEPUTY
+    demand = RaisedDemand.objects.get(case=case)
+    assert (demand.deputy, demand.station) == (deputy, station)
+    assert client.get(f"/cases/{case.pk}/").status_code == 200
+    # The other roles keep their defaults and are not offered the liaison station.
+    for role, default in ((Role.GRID_LEADER, "patrol"), (Role.DISPATCHER, "hotline")):
+        login(client, town, role)
+        page = client.get("/cases/new/").content.decode()
+        assert f'<option value="{default}" selected>' in page and 'value="deputy"' not in page
+    response = client.post("/cases/new/", case_form(town, grid="", source=Source.DEPUTY), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 400 and field_errors(response.content.decode(), "source")
+
+
+@pytest.mark.django_db
+def test_reloading_a_failed_action_redirects_to_the_case_page(client, town):
+    case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.RESPONDED)
+    login(client, town, Role.GRID_LEADER)
+    url = f"/cases/{case.pk}/do/resolve/"
+    failed = client.post(url, {"resolve-seen": "responded", "resolve-solved": "yes", "resolve-result": ""},
+                         HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert failed.status_code == 400 and field_errors(failed.content.decode(), "resolve-result") == ["该字段是必填项。"]
+    reloaded = client.get(url)
+    assert reloaded.status_code == 302 and reloaded["Location"] == f"/cases/{case.pk}/"
+    assert client.head(url).status_code == 302
+    assert client.put(url).status_code == 405
+    assert Case.objects.get(pk=case.pk).status == Status.RESPONDED
+    other = factories.make_case(grid=town.a2, actor=town.user(Role.DISPATCHER), state=Status.RESPONDED)
+    assert client.get(f"/cases/{other.pk}/do/resolve/").status_code == 404  # outside the scope: still 404
+    assert client.get(f"/cases/{case.pk}/do/fly/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_403_and_404_are_friendly_pages_in_the_users_language_with_the_way_back(client, town):
+    login(client, town, Role.GRID_LEADER)
+    denied = client.get("/intake/")
+    html = denied.content.decode()
+    assert denied.status_code == 403
+    assert "<h1>无权访问</h1>" in html and 'class="brand"' in html and 'data-testid="lang-en"' in html
+    assert '<a class="btn primary" href="/" data-testid="back-home">返回首页</a>' in html
+    missing = client.get("/no-such-page/")
+    assert missing.status_code == 404 and "<h1>页面不存在</h1>" in missing.content.decode()
+    client.cookies["django_language"] = "en"
+    html = client.get("/intake/").content.decode()
+    assert "<h1>Access denied</h1>" in html and "Back to the start page" in html and '<html lang="en">' in html
+    assert "<h1>Page not found</h1>" in client.get("/cases/999999999/").content.decode()
+    client.logout()  # (also forgets the language cookie)
+    anonymous = client.get("/no-such-page/")
+    assert anonymous.status_code == 404 and "<h1>页面不存在</h1>" in anonymous.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_403_is_logged_once_as_one_line(client, town, caplog):
+    login(client, town, Role.GRID_LEADER)
+    with caplog.at_level(logging.INFO):
+        assert client.get("/intake/").status_code == 403
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in records] == [
+        ("WARNING", "Forbidden (Permission denied): /intake/", None)]
+    # Only the root's handler prints it: the django logger has no console handler of its own.
+    assert not [h for h in logging.getLogger("django").handlers if type(h) is logging.StreamHandler]
+    assert logging.getLogger("django").propagate
+
+
+@pytest.mark.django_db
+def test_awaiting_callback_lists_the_newest_resolved_first_in_pages(client, town, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cases import views
+
+    monkeypatch.setattr(views, "LIST_PAGE", 3)
+    dora = town.user(Role.DISPATCHER)
+    made = [factories.make_case(grid=town.a1, actor=dora, state=Status.RESOLVED, now=T0 + dt.timedelta(days=k))
+            for k in (0, 2, 1, 3)]  # resolved on T0, T0+2d, T0+1d, T0+3d
+    login(client, town, Role.DISPATCHER)
+
+    def to_call(query=""):
+        """(case ids listed, the section's HTML, queries the page took)."""
+        with CaptureQueriesContext(connection) as queries:
+            html = client.get(f"/intake/{query}").content.decode()
+        section = html.split('data-testid="to-call"')[1]
+        return [int(pk) for pk in re.findall(r'data-case="(\d+)"', section)], section, len(queries)
+
+    first, section, queries = to_call()
+    assert first == [made[3].pk, made[1].pk, made[2].pk]
+    assert '<span class="count">4</span>' in section and 'href="?call_page=2#to-call"' in section
+    second, section, _queries = to_call("?call_page=2")
+    assert second == [made[0].pk] and 'href="?call_page=1#to-call"' in section
+    assert to_call("?call_page=99")[0] == [made[0].pk]  # out of range: the last page
+    for k in range(4, 10):  # more cases waiting: the same number of queries
+        factories.make_case(grid=town.a1, actor=dora, state=Status.RESOLVED, now=T0 + dt.timedelta(days=k))
+    assert to_call()[2] == queries
+
+
+@pytest.mark.django_db
+def test_months_without_a_decided_deadline_have_no_on_time_rate(client, town, history):
+    dora = town.user(Role.DISPATCHER)
+    factories.make_case(grid=town.a1, actor=dora, state=Status.CLOSED, now=dt.datetime(2024, 12, 2, 2, tzinfo=dt.UTC))
+    login(client, town, Role.SUPERVISOR)
+    with time_machine.travel(T0, tick=False):
+        trend = embedded(client.get("/dashboard/?start=2024-12-01&end=2025-03-31").content.decode(), "trend-data")
+    assert trend["months"] == ["2024-12", "2025-01", "2025-02", "2025-03"]
+    assert trend["received"] == [1, 0, 1, 4]
+    # December, February: the one deadline met (100 %); January: no case, so no rate (a gap, not 100 %);
+    # March: 3 of 4 assessed cases resolved on time, the 4th still open past its resolve deadline (75 %).
+    assert trend["resolve_on_time_rate"] == [100.0, None, 100.0, 75.0]
+
+
+@pytest.mark.django_db
+def test_the_admin_carries_the_product_name_and_visits_cannot_be_deleted_there(client, town):
+    from django.contrib.auth import get_user_model
+
+    gv.plan_week("2025-W15", now=T0)
+    visit = Visit.objects.filter(iso_week="2025-W15").first()
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.cn", "x"))
+    html = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "<title>站点管理 | 西集网格</title>" in html and '<a href="/admin/">西集网格</a>' in html
+    assert "Django" not in re.search(r"<title>.*?</title>", html)[0]
+    listing = client.get("/admin/grids/visit/").content.decode()
+    assert str(visit.village) in listing and "delete_selected" not in listing
+    assert client.get(f"/admin/grids/visit/{visit.pk}/delete/").status_code == 403
+    assert client.post("/admin/grids/visit/", {"action": "delete_selected", "_selected_action": [visit.pk],
+                                               "post": "yes"}).status_code in (200, 302)
+    assert Visit.objects.filter(pk=visit.pk).exists()
+    client.cookies["django_language"] = "en"
+    assert "Xiji Grid" in re.search(r"<title>.*?</title>", client.get("/admin/").content.decode())[0]
+
+
+@pytest.mark.django_db
+def test_english_labels_use_ascii_colons_and_count_labels_read_resolved(client, town, history):
+    login(client, town, Role.SUPERVISOR)
+    client.cookies["django_language"] = "en"
+    with time_machine.travel(T0, tick=False):
+        html = client.get("/dashboard/?start=2025-02-01&end=2025-03-31").content.decode()
+    assert "Received: 2025-02-01" in html and "Download: <a" in html and "：" not in html
+    assert '<span>Resolved</span><b data-testid="resolved">4</b>' in html
+    assert "<th>Resolved</th>" in html and "<th>Resolve</th>" not in html
+    with time_machine.travel(T0, tick=False):
+        exported = client.get("/dashboard/export/villages.csv?start=2025-02-01&end=2025-03-31").content.decode()
+    assert exported.splitlines()[0].split(",")[3:8] == ["Received", "Dispatched", "Responded", "Resolved", "Closed"]
+    case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.RESPONDED)
+    login(client, town, Role.GRID_LEADER)
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert '<summary>Resolve</summary>' in page  # the action keeps its verb
+    assert "：" not in page

@@ -1,7 +1,12 @@
 """Top-level URLs."""
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+# The admin's header and <title> carry the product name (西集网格 / Xiji Grid), not "Django 管理".
+admin.site.site_header = _("西集网格")
+admin.site.site_title = _("西集网格")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -32,8 +32,9 @@
           { name: label(trendEl, "received"), type: "bar", data: trend.received },
           { name: label(trendEl, "resolved"), type: "bar", data: trend.resolved },
           { name: label(trendEl, "ontime"), type: "line", data: trend.resolve_on_time, symbolSize: 5 },
+          // A month without a decided deadline has no rate (null): a gap in the line, never a carried value.
           { name: label(trendEl, "rate"), type: "line", yAxisIndex: 1, data: trend.resolve_on_time_rate,
-            connectNulls: true, lineStyle: { type: "dashed" }, symbolSize: 4 }
+            connectNulls: false, lineStyle: { type: "dashed" }, symbolSize: 4 }
         ]
       });
       charts.push(t);

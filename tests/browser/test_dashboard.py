@@ -80,6 +80,14 @@ def test_the_dashboard_charts_imported_real_data_with_the_statistics_figures(tow
     assert drawn["xAxis"][0]["data"] == trend["months"]
     assert [s["data"] for s in drawn["series"][:3]] == [trend["received"], trend["resolved"],
                                                        trend["resolve_on_time"]]
+    # The on-time rate: a month without a decided resolve deadline has none (null), drawn as a gap in the
+    # line — never joined across, as if carried over.
+    rates = {r["key"]: r["resolve_on_time_rate"] for r in months}
+    assert trend["resolve_on_time_rate"] == [None if rates.get(m) is None else round(rates[m] * 100, 1)
+                                             for m in trend["months"]]
+    assert None in trend["resolve_on_time_rate"]  # the slice leaves months without cases
+    assert drawn["series"][3]["data"] == trend["resolve_on_time_rate"]
+    assert drawn["series"][3]["connectNulls"] is False
 
     categories = selectors.rates(group_by="category", scope="assessed")
     chart = page.evaluate("JSON.parse(document.getElementById('category-data').textContent)")
