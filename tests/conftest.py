@@ -9,6 +9,8 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The project's shared real data (../shared/data beside the checkout; XIJI_SHARED_DATA to point elsewhere).
+SHARED_DATA = Path(os.environ.get("XIJI_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
 def worker_env(**extra) -> dict[str, str]:

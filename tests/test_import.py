@@ -18,9 +18,9 @@ from cases.importing import ImportRefused, import_file, mask_personal_data, pars
 from cases.models import Case, Category
 from cases.seeding import seed_categories, seed_sla_policies
 from grids.models import Grid, Village
-from tests.conftest import ROOT
+from tests.conftest import SHARED_DATA
 
-DATA = ROOT.parent / "shared" / "data" / "complaints" / "tipdm2020c"
+DATA = SHARED_DATA / "complaints" / "tipdm2020c"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 

@@ -19,7 +19,7 @@ from cases.seeding import seed_categories, seed_sla_policies
 from cases.selectors import rates
 from grids.models import Grid
 from grids.services import seed_xiji
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_DATA
 
 FILE_2816 = ROOT / "seeds" / "messages_with_replies_2816.csv"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -103,7 +103,7 @@ def test_replay_of_the_2816_file_under_the_general_policy(town):
     assert sweep().cases == 0  # the live sweep finds nothing due
 
     # re-import of the CSV, then of the XLSX: the same cases, nothing new
-    for path in (FILE_2816, ROOT.parent / "shared" / "data" / "complaints" / "tipdm2020c"
+    for path in (FILE_2816, SHARED_DATA / "complaints" / "tipdm2020c"
                  / "messages_with_replies_2816.xlsx"):
         out = io.StringIO()
         call_command("import_cases", str(path), stdout=out, stderr=io.StringIO())

@@ -15,11 +15,12 @@ from cases.importing import import_file
 from cases.models import Case
 from cases.seeding import seed_categories
 from grids.choices import Role
+from tests.conftest import SHARED_DATA
 
 from .conftest import DESKTOP, PHONE, ROOT
 
 REPLIES = ROOT / "seeds" / "messages_with_replies_2816.csv"  # the project's copy of the real file
-LABELLED = ROOT.parent / "shared" / "data" / "complaints" / "tipdm2020c" / "messages_labelled_1842.csv"
+LABELLED = SHARED_DATA / "complaints" / "tipdm2020c" / "messages_labelled_1842.csv"
 REPLIED_ROWS, LABELLED_ROWS = 150, 60
 
 
