@@ -629,13 +629,8 @@ def notifications_read_all(request):
 
 
 def _visits_in_scope(scope):
-    """Visits the user may record or log cases from: their own (cadre); every visit for admins."""
-    qs = Visit.objects.select_related("village", "cadre")
-    if scope.has(Role.ADMIN):
-        return qs
-    if scope.cadre_id:
-        return qs.filter(cadre_id=scope.cadre_id)
-    return qs.none()
+    """Visits the user may record or log cases from (:meth:`grids.scope.Scope.recordable_visits`)."""
+    return scope.recordable_visits(Visit.objects.select_related("village", "cadre"))
 
 
 def _week_visits(scope, now):

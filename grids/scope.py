@@ -205,6 +205,14 @@ class Scope:
         q = self.visit_filter()
         return qs if q is None else qs.filter(q)
 
+    def recordable_visits(self, qs: QuerySet) -> QuerySet:
+        """``qs`` (a Visit queryset) narrowed to the visits :meth:`may_record_visit` allows: all of those in
+        scope for a role of :data:`VISIT_RECORDING_ROLES`, else the user's own (none without a Cadre)."""
+        qs = self.visits(qs)
+        if self.roles & VISIT_RECORDING_ROLES:
+            return qs
+        return qs.filter(cadre_id=self.cadre_id) if self.cadre_id else qs.none()
+
     def may_record_visit(self, visit) -> bool:
         """True when the user may record ``visit`` (a Visit in scope, uses ``cadre_id``) or raise cases at it:
         the visit's own cadre (the user's active Cadre), or a role of :data:`VISIT_RECORDING_ROLES`."""
