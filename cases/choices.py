@@ -87,4 +87,5 @@ class NotificationKind(models.TextChoices):
     VISIT_MISSED = "visit_missed", _("走访未记录")
     VISIT_REMINDER = "visit_reminder", _("走访提醒")
     RECEPTION_REMINDER = "reception_reminder", _("接待提醒")
+    DEPUTY_FEEDBACK = "deputy_feedback", _("代表诉求办结反馈")
     OTHER = "other", _("其他")

@@ -24,5 +24,5 @@ def feedback_to_deputy(sender, instance: CaseEvent, created: bool, **kwargs):
     if demand is None or demand.deputy.user_id is None or not demand.deputy.user.is_active:
         return
     case = demand.case
-    notify([demand.deputy.user], kind=NotificationKind.OTHER, title=_("办结反馈：%s") % case.number,
+    notify([demand.deputy.user], kind=NotificationKind.DEPUTY_FEEDBACK, title=_("办结反馈：%s") % case.number,
            body=case.result or case.title, case=case, dedupe_key=f"deputy-feedback:{instance.pk}", now=instance.at)

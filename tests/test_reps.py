@@ -168,7 +168,7 @@ def test_a_reception_with_three_demands_and_their_loops(town):
     ]
     assert selectors.current_step(a) == "evaluate"
     # feedback: the resolution was sent to the deputy.
-    assert Notification.objects.filter(recipient=alice.user, case=a, kind=NotificationKind.OTHER).count() == 1
+    assert Notification.objects.filter(recipient=alice.user, case=a, kind=NotificationKind.DEPUTY_FEEDBACK).count() == 1
 
     # b: dispatched only.
     cs.dispatch(b, actor=town["dispatcher"], grid=town["grid"], now=T0 + H)
