@@ -1,6 +1,7 @@
-"""Forms of the web pages (issue 6): logging a case, each lifecycle action, recording a visit.
+"""Forms of the cases app's pages (issue 6): logging a case, each lifecycle action, the period of a
+statistics page.
 
-Forms only validate input and shape it for ``cases.services`` / ``grids.visits``; they never change a
+Forms only validate input and shape it for ``cases.services``; they never change a
 case. Choices are limited to the user's scope (:class:`grids.scope.Scope`); whether the user may act at
 all is :func:`cases.rules.can`'s answer, whether the case's state allows it is the service's. Error
 messages are in the active language (gettext), shown next to their field by the templates.
@@ -244,22 +245,7 @@ class UrgencyForm(ActionForm):
     note = _note()
 
 
-# --- Visits ---------------------------------------------------------------------------------------------
-
-
-class VisitRecordForm(forms.Form):
-    """Record a reception-day visit (走访接待日) for ``grids.visits.record_visit``."""
-
-    started_at = local_datetime_field(_("开始时间"))
-    ended_at = local_datetime_field(_("结束时间"))
-    households_visited = forms.IntegerField(label=_("走访户数"), min_value=0, max_value=100_000,
-                                            widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
-    people_received = forms.IntegerField(label=_("接待人数"), min_value=0, max_value=100_000,
-                                         widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
-    notes = forms.CharField(label=_("记录"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
-
-
-# --- Dashboard ------------------------------------------------------------------------------------------
+# --- Statistics pages --------------------------------------------------------------------------------------
 
 
 class PeriodForm(forms.Form):

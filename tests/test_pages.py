@@ -16,10 +16,10 @@ from openpyxl import load_workbook
 from cases import selectors, services
 from cases.choices import Action, Satisfaction, Source, Status
 from cases.models import Case, CaseEvent, Notification
-from cases.views import lateness_display
 from grids import visits as gv
 from grids.choices import Role, VisitStatus
 from grids.models import VillageAssignment, Visit
+from xiji_grid.dashboard.figures import lateness_display
 
 from . import factories
 
@@ -792,9 +792,9 @@ def test_awaiting_callback_lists_the_newest_resolved_first_in_pages(client, town
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from cases import views
+    from cases.views import lists
 
-    monkeypatch.setattr(views, "LIST_PAGE", 3)
+    monkeypatch.setattr(lists, "LIST_PAGE", 3)
     dora = town.user(Role.DISPATCHER)
     made = [factories.make_case(grid=town.a1, actor=dora, state=Status.RESOLVED, now=T0 + dt.timedelta(days=k))
             for k in (0, 2, 1, 3)]  # resolved on T0, T0+2d, T0+1d, T0+3d

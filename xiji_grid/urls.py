@@ -15,5 +15,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("grids.urls")),  # /calendar/<token>.ics
-    path("", include("cases.urls")),  # the web pages (issue 6): /, /login/, /workbench/, /dashboard/ …
+    path("", include("xiji_grid.web_urls")),  # the web pages of every app (namespace ``web``)
 ]

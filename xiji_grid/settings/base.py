@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "grids",
     "cases",
     "reps",
+    "xiji_grid.dashboard",
 ]
 
 MIDDLEWARE = [

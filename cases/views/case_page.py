@@ -1,0 +1,225 @@
+"""One case (issue 6 §5): its facts, deadlines, timeline of events and exactly the actions the user may take
+in its current state; each action is one call of ``cases.services``, applied only if the case is still in
+the state the page showed."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from grids.models import Cadre, Grid
+from grids.scope import request_now, request_scope
+
+from .. import forms, rules, services
+from ..api.serializers import deadline_state
+from ..choices import Action, Satisfaction, Status
+from ..models import Case, CaseEvent
+from ..pages import apply_errors, page, safe_next
+from .workbench import countdown
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionSpec:
+    """One action of the case page. ``name`` is the key of :data:`cases.rules.PERMISSIONS`; ``states`` the
+    states the service accepts (its ``allowed_from``; the service stays the authority and raises
+    TransitionNotAllowed otherwise); ``when`` a further condition on the case; ``run`` calls the service
+    with the cleaned form data."""
+
+    name: str
+    label: object
+    form: type
+    states: tuple
+    run: Callable
+    when: Callable = lambda case: True
+    style: str = ""
+
+
+def _valid_callback(case) -> bool:
+    return bool(case.satisfaction) and case.satisfaction != Satisfaction.UNREACHABLE
+
+
+ACTIONS: list[ActionSpec] = [
+    ActionSpec("accept", gettext_lazy("签收"), forms.ActionForm, services.ALLOWED_FROM["accept"], style="primary",
+               run=lambda c, d, a, n: services.accept(c, actor=a, now=n)),
+    ActionSpec("respond", gettext_lazy("已联系诉求人"), forms.NoteForm, services.ALLOWED_FROM["respond"], style="primary",
+               run=lambda c, d, a, n: services.respond(c, actor=a, note=d["note"], now=n)),
+    ActionSpec("resolve", pgettext_lazy("action", "办结"), forms.ResolveForm, services.ALLOWED_FROM["resolve"],
+               style="primary", when=lambda c: c.status == Status.RESPONDED or c.grid_id is not None,
+               run=lambda c, d, a, n: services.resolve(c, actor=a, solved=d["solved"], result=d["result"], now=n)),
+    ActionSpec("dispatch", gettext_lazy("派单 / 改派"), forms.DispatchForm,
+               services.ALLOWED_FROM["dispatch"], style="primary",
+               run=lambda c, d, a, n: services.dispatch(c, actor=a, grid=d["grid"], note=d["note"], now=n)),
+    ActionSpec("callback", gettext_lazy("回访"), forms.CallbackForm, services.ALLOWED_FROM["callback"], style="primary",
+               when=lambda c: not _valid_callback(c),
+               run=lambda c, d, a, n: services.callback(c, actor=a, contacted=d["contacted"], solved=d["solved"],
+                                                        satisfaction=d["satisfaction"], note=d["note"], now=n)),
+    ActionSpec("close", pgettext_lazy("action", "结案"), forms.NoteForm, services.ALLOWED_FROM["close"],
+               run=lambda c, d, a, n: services.close(c, actor=a, note=d["note"], now=n)),
+    ActionSpec("reopen", gettext_lazy("重办"), forms.NoteForm, services.ALLOWED_FROM["reopen"],
+               when=lambda c: c.satisfaction == Satisfaction.UNSATISFIED or c.callback_solved is False,
+               run=lambda c, d, a, n: services.reopen(c, actor=a, note=d["note"], now=n)),
+    ActionSpec("return", gettext_lazy("退单"), forms.ReasonForm, services.ALLOWED_FROM["return"],
+               run=lambda c, d, a, n: services.return_case(c, actor=a, reason=d["reason"], now=n)),
+    ActionSpec("extend", gettext_lazy("申请延期"), forms.ExtendForm, services.ALLOWED_FROM["extend"],
+               when=lambda c: c.extension_requested_until is None and c.resolve_due_at is not None,
+               run=lambda c, d, a, n: services.request_extension(c, actor=a, until=d["until"], reason=d["reason"],
+                                                                 now=n)),
+    ActionSpec("approve_extension", gettext_lazy("批准延期"), forms.NoteForm, services.ALLOWED_FROM["approve_extension"],
+               when=lambda c: c.extension_requested_until is not None, style="primary",
+               run=lambda c, d, a, n: services.approve_extension(c, actor=a, note=d["note"], now=n)),
+    ActionSpec("decline_extension", gettext_lazy("驳回延期"), forms.NoteForm, services.ALLOWED_FROM["decline_extension"],
+               when=lambda c: c.extension_requested_until is not None,
+               run=lambda c, d, a, n: services.decline_extension(c, actor=a, note=d["note"], now=n)),
+    ActionSpec("escalate", gettext_lazy("督办"), forms.EscalateForm, services.ALLOWED_FROM["escalate"],
+               run=lambda c, d, a, n: services.escalate(c, actor=a, note=d["note"], now=n)),
+    ActionSpec("change_urgency", gettext_lazy("调整紧急程度"), forms.UrgencyForm, services.ALLOWED_FROM["change_urgency"],
+               run=lambda c, d, a, n: services.change_urgency(c, actor=a, urgency=d["urgency"], note=d["note"],
+                                                              now=n)),
+    ActionSpec("cancel", gettext_lazy("撤销"), forms.CancelForm, services.ALLOWED_FROM["cancel"], style="danger",
+               run=lambda c, d, a, n: services.cancel(c, actor=a, reason=d["reason"], duplicate_of=d["duplicate_of"],
+                                                      exclude=d["exclude"], now=n)),
+    ActionSpec("comment", gettext_lazy("备注"), forms.RequiredNoteForm, services.ALLOWED_FROM["comment"],
+               run=lambda c, d, a, n: services.comment(c, actor=a, note=d["note"], now=n)),
+]
+ACTION_BY_NAME = {spec.name: spec for spec in ACTIONS}
+
+
+def available_actions(scope, case) -> list[ActionSpec]:
+    """The actions this user may take on ``case`` in its current state: the role may (rules.can) and the
+    state allows (the service's ``allowed_from`` and conditions)."""
+    return [spec for spec in ACTIONS
+            if case.status in spec.states and spec.when(case) and rules.can(scope, spec.name, case)]
+
+
+def _make_form(spec: ActionSpec, case, scope, data=None, next_url=""):
+    kwargs = {"scope": scope} if spec.form is forms.CancelForm else {}
+    initial = {"seen": case.status, "next": next_url}
+    if spec.form is forms.DispatchForm:
+        initial.update(village=case.village_id, grid=case.grid_id)
+    if spec.form is forms.UrgencyForm:
+        initial["urgency"] = case.urgency
+    if spec.form is forms.ExtendForm and case.resolve_due_at:
+        initial["until"] = forms.local_input(case.resolve_due_at + dt.timedelta(days=3))
+    form = spec.form(data, initial=initial, prefix=spec.name, **kwargs)
+    return form
+
+
+def _case_in_scope(request, pk) -> Case:
+    scope = request_scope(request)
+    qs = Case.objects.select_related("village", "grid", "category__parent__parent", "handler", "duplicate_of",
+                                     "visit")
+    return get_object_or_404(scope.cases(qs), pk=pk)
+
+
+def _event_detail(event: CaseEvent) -> str:
+    data = event.data or {}
+    parts = []
+    if event.action == Action.DISPATCHED and data.get("grid"):
+        grid = Grid.objects.filter(code=data["grid"]).select_related("village").first()
+        parts.append(_("派往 %(grid)s") % {"grid": grid or data["grid"]})
+    if event.action == Action.RESOLVED:
+        parts.append(_("已解决") if data.get("solved") else _("未解决"))
+        if data.get("on_the_spot"):
+            parts.append(_("就地解决"))
+    if event.action == Action.CALLBACK and data.get("satisfaction") in Satisfaction.values:
+        parts.append(str(Satisfaction(data["satisfaction"]).label))
+    if event.action == Action.EXTENSION_REQUESTED and data.get("until"):
+        until = dt.datetime.fromisoformat(data["until"])
+        parts.append(_("至 %(until)s") % {"until": timezone.localtime(until).strftime("%Y-%m-%d %H:%M")})
+    return " · ".join(parts)
+
+
+def _case_context(request, case, *, bound: dict | None = None) -> dict:
+    scope, now = request_scope(request), request_now(request)
+    bound = bound or {}
+    next_url = request.GET.get("next", "")
+    actions = [(spec, bound.get(spec.name) or _make_form(spec, case, scope, next_url=next_url))
+               for spec in available_actions(scope, case)]
+    events = list(case.events.select_related("actor").order_by("at", "id"))
+    actor_ids = {e.actor_id for e in events if e.actor_id}
+    names = dict(Cadre.objects.filter(user_id__in=actor_ids).values_list("user_id", "name"))
+    timeline = [(e, names.get(e.actor_id) or (e.actor.get_username() if e.actor_id else _("系统")), _event_detail(e))
+                for e in events]
+    stopped = case.cancelled_at if case.status == Status.CANCELLED else None
+    deadlines = [
+        (_("联系时限"), deadline_state(due_at=case.respond_due_at, warn_at=case.respond_warn_at,
+                                      met_at=case.responded_at, now=now, stopped_at=stopped)),
+        (_("办结时限"), deadline_state(due_at=case.resolve_due_at, warn_at=case.resolve_warn_at,
+                                      met_at=case.resolved_at, now=now, stopped_at=stopped)),
+    ]
+    category_path = []
+    node = case.category
+    while node is not None:
+        category_path.insert(0, node.name)
+        node = node.parent
+    phone = case.complainant_phone if rules.sees_full_phone(scope) else rules.mask_phone(case.complainant_phone)
+    return {"case": case, "actions": actions, "timeline": timeline, "deadlines": deadlines,
+            "countdown": countdown(case, now), "category_path": category_path, "phone": phone,
+            "open_action": next(iter(bound), None)}
+
+
+@login_required
+def case_detail(request, pk: int):
+    """One case in scope (404 otherwise): its facts, deadlines, timeline of events and exactly the
+    actions this user may take in its current state."""
+    case = _case_in_scope(request, pk)
+    return page(request, "cases/case_detail.html", _case_context(request, case))
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def case_act(request, pk: int, action: str):
+    """Perform ``action`` on a case through its service (POST). The case must be in scope (404), the user's
+    role allowed (403), and the case still in the state the page showed (``seen``), checked under the row
+    lock so that of two racing submissions only the first applies; the other gets a message and the case as
+    it now is. Bad input re-renders the case page with the errors next to the fields (HTTP 400) at this
+    address, so a GET here (reloading that page, or a bookmark) redirects to the case page (302)."""
+    spec = ACTION_BY_NAME.get(action)
+    if spec is None:
+        raise Http404
+    scope, now = request_scope(request), request_now(request)
+    case = _case_in_scope(request, pk)
+    if request.method != "POST":
+        return redirect("web:case-detail", pk=case.pk)
+    if not rules.can(scope, action, case):
+        raise PermissionDenied(rules.denial_detail(action))
+    form = _make_form(spec, case, scope, data=request.POST)
+    detail_url = reverse("web:case-detail", args=[case.pk])
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                current = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+                if current.status != data["seen"]:
+                    raise services.TransitionNotAllowed(
+                        _("诉求 %(number)s 已被他人更改（现为“%(status)s”）。")
+                        % {"number": current.number, "status": current.get_status_display()}, code="changed")
+                if current.status not in spec.states or not spec.when(current):
+                    raise services.TransitionNotAllowed(
+                        _("诉求 %(number)s 当前状态为“%(status)s”，不能执行“%(action)s”。")
+                        % {"number": current.number, "status": current.get_status_display(), "action": spec.label})
+                spec.run(current, data, request.user, now)
+        except services.TransitionNotAllowed as exc:
+            messages.warning(request, _("操作未执行：%(detail)s 下面是诉求的当前状态。") % {"detail": exc.detail})
+            return redirect(detail_url)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("已完成：%(action)s。") % {"action": spec.label})
+            return redirect(safe_next(request, data.get("next"), detail_url))
+    case.refresh_from_db()
+    context = _case_context(request, case, bound={action: form})
+    return page(request, "cases/case_detail.html", context, status=400)
+

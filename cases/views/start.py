@@ -1,0 +1,21 @@
+"""``/`` and the start page of a login without a role (issue 6 §2)."""
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect
+
+from grids.scope import request_scope
+
+from ..pages import page, start_url_name
+
+
+def home(request):
+    """``/``: the start page of the user's roles (:func:`cases.pages.start_url_name`); the login page when
+    not logged in."""
+    if not request.user.is_authenticated:
+        return redirect("web:login")
+    return redirect(start_url_name(request_scope(request)))
+
+
+@login_required
+def no_role(request):
+    """The start page of a login without any role: says so."""
+    return page(request, "cases/no_role.html")
