@@ -182,23 +182,71 @@ def _read_csv(path: Path):
             continue
     else:  # pragma: no cover - gb18030 decodes any byte sequence
         raise ImportRefused(f"{path}: neither UTF-8 nor GB18030 text")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote left open at the end of the file (a download cut mid-row) or text after a closing
+    # quote is an error of that record, not a cell that silently swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise ImportRefused(f"{path}: empty file") from None
     except csv.Error as exc:
         raise ImportRefused(f"{path}: not a CSV file ({exc})") from None
+    header = [_header(h) for h in header]
+    lines = _PHYSICAL_LINE.findall(text)
 
     def rows():
-        try:
-            for number, cells in enumerate(reader, start=2):
-                if not _blank(cells):
-                    yield number, cells
-        except csv.Error as exc:
-            raise ImportRefused(f"{path}: CSV error near row {reader.line_num}: {exc}") from None
+        number = 1
+        while True:
+            before = reader.line_num
+            number += 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:
+                index, fault = _quote_fault("".join(lines[before:reader.line_num]))
+                column = header[index] if index < len(header) else f"#{index + 1}"
+                yield number, Fault(number, column, fault)
+                continue
+            if not _blank(cells):
+                yield number, cells
 
-    return [_header(h) for h in header], rows()
+    return header, rows()
+
+
+#: One physical line with its ending, as the csv module counts them (``\r\n``, ``\n`` or ``\r``).
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+$")
+
+
+def _quote_fault(record: str) -> tuple[int, str]:
+    """Where the quoting of one CSV record (its raw text) goes wrong: ``(field index, fault)``.
+
+    Either a quoted cell is still open at the end of the text (the file was cut inside it), or a closing
+    quote is followed by something other than a delimiter or the end of the line.
+    """
+    field, quoted, opened_in, at_start, i = 0, False, 0, True, 0
+    while i < len(record):
+        ch = record[i]
+        if quoted:
+            if ch == '"':
+                if record[i + 1:i + 2] == '"':
+                    i += 1
+                else:
+                    quoted = False
+                    if record[i + 1:i + 2] not in ("", ",", "\r", "\n"):
+                        return field, "text after the closing quote of this cell"
+        elif ch == '"' and at_start:
+            quoted, opened_in = True, field
+        elif ch == ",":
+            field += 1
+            at_start = True
+            i += 1
+            continue
+        at_start = False
+        i += 1
+    if quoted:
+        return opened_in, "unterminated quote: the file ends inside this cell (cut mid-row?)"
+    return field, "malformed CSV quoting"
 
 
 def _read_xlsx(path: Path):
@@ -411,7 +459,8 @@ def plan_import(path: str | Path, *, source: str | None = None, kind: str | None
     column, empty id, id too long, duplicate id in the file (every repeat after the first), empty or
     unparseable time, time in the future, reply (or response) before the message, resolution before the
     response, reply text without time or the reverse, empty title, unknown category/village/grid/kind/
-    urgency, value too long, and an id this source already has for a case received at another time (the
+    urgency, value too long, a NUL byte in a cell, malformed CSV quoting (a quote left open at the end of
+    the file, text after a closing quote), and an id this source already has for a case received at another time (the
     publisher reused the id for a different message). Valid rows whose ``external_ref`` this source
     already has with the same received time are the same record: counted in ``existing``, left out of
     ``records``, and not updated. Raises ImportRefused for an unreadable file, an unknown
@@ -447,12 +496,15 @@ def plan_import(path: str | Path, *, source: str | None = None, kind: str | None
     candidates: list[Record] = []
     for number, cells in rows:
         plan.rows += 1
+        if isinstance(cells, Fault):  # the row could not be read at all
+            plan.faults.append(cells)
+            continue
 
         def cell(name, _cells=cells):
             i = index.get(name)
             return _cells[i] if i is not None and i < len(_cells) else None
 
-        faults: list[Fault] = []
+        faults: list[Fault] = _nul_faults(number, header, cells)
         record = parse(number, cell, faults, lookups=lookups, source=source, kind=kind or CaseKind.COMPLAINT,
                        now=now, has=index.__contains__)
         if record is not None and not faults:
@@ -480,6 +532,13 @@ def plan_import(path: str | Path, *, source: str | None = None, kind: str | None
     logger.info("import plan %s: %s rows, %s new, %s existing, %s faults", Path(path).name, plan.rows,
                 len(plan.records), plan.existing, len(plan.faults))
     return plan
+
+
+def _nul_faults(number: int, header: list[str], cells: list) -> list[Fault]:
+    """A NUL byte cannot be stored (PostgreSQL text refuses it) and never belongs in a cell: one fault per
+    cell that holds one."""
+    return [Fault(number, header[i] if i < len(header) else f"#{i + 1}", "NUL byte in the cell")
+            for i, value in enumerate(cells) if isinstance(value, str) and "\x00" in value]
 
 
 def _id_column(column_set: str) -> str:

@@ -317,3 +317,45 @@ def test_a_file_without_grids_or_unreadable_is_refused(db, tmp_path):
     with pytest.raises(ImportRefused, match="not a readable XLSX"):
         plan_import(tmp_path / "broken.xlsx")
 
+
+
+def test_a_csv_cut_mid_row_inside_a_quote_is_a_fault_of_that_row_and_column(town, tmp_path):
+    # A download that stopped half way: the last row opens a quoted cell and the file ends inside it.
+    path = tmp_path / "cut.csv"
+    path.write_text('留言编号,留言时间,留言主题,留言详情\n'
+                    '1,2019/4/25 9:32:09,完整的行,"详情\n第二行"\n'
+                    '2,2019/4/26 9:32:09,被截断的行,"详情只写了一半\n', encoding="utf-8")
+    plan = plan_import(path)
+    assert [str(f) for f in plan.faults] == [
+        "row 3, column 留言详情: unterminated quote: the file ends inside this cell (cut mid-row?)"]
+    assert [r.external_ref for r in plan.records] == ["1"]
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 bad rows: nothing written"):
+        call_command("import_cases", str(path), stdout=io.StringIO(), stderr=err)
+    assert Case.objects.count() == 0
+    call_command("import_cases", str(path), "--skip-invalid", stdout=io.StringIO(), stderr=io.StringIO())
+    assert list(Case.objects.values_list("external_ref", "description")) == [("1", "详情\n第二行")]
+
+
+def test_malformed_quoting_mid_file_is_a_fault_and_the_rows_after_it_still_read(town, tmp_path):
+    path = tmp_path / "quotes.csv"
+    path.write_text('留言编号,留言时间,留言主题\n'
+                    '1,2019/4/25 9:32:09,"标题"多余\n'
+                    '2,2019/4/26 9:32:09,好的行\n', encoding="utf-8")
+    plan = plan_import(path)
+    assert [str(f) for f in plan.faults] == ["row 2, column 留言主题: text after the closing quote of this cell"]
+    assert [r.external_ref for r in plan.records] == ["2"]
+
+
+def test_a_nul_byte_in_a_cell_is_a_row_and_column_fault_not_a_traceback(town, tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes('留言编号,留言时间,留言主题,留言详情\n'
+                     '1,2019/4/25 9:32:09,好的行,详情\n'
+                     '2,2019/4/26 9:32:09,坏的行,"半个\x00字节"\n'.encode())
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 bad rows: nothing written"):
+        call_command("import_cases", str(path), stdout=io.StringIO(), stderr=err)
+    assert err.getvalue().splitlines() == ["row 3, column 留言详情: NUL byte in the cell"]
+    assert Case.objects.count() == 0
+    call_command("import_cases", str(path), "--skip-invalid", stdout=io.StringIO(), stderr=io.StringIO())
+    assert list(Case.objects.values_list("external_ref", flat=True)) == ["1"]
