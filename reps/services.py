@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from cases import services as case_services
 from cases.choices import NotificationKind, Source
+from cases.desk.sessions import check_begun, check_ended_by_now
 from cases.models import Case
 from cases.notifications import notify
 from cases.services import TransitionNotAllowed, local_date
@@ -189,9 +190,12 @@ def record_reception(reception, *, actor, deputies, residents_received: int, not
     """Record a reception as held (接待记录): ``planned | held`` → ``held`` (a held one may be corrected).
 
     ``deputies``: the Deputy rows present (at least one, all active); ``residents_received``: a count
-    ≥ 0; ``starts_at``/``ends_at`` (aware) optionally correct the planned times. Sets ``recorded_at`` =
-    ``now`` and ``recorded_by`` = ``actor``. Raises TransitionNotAllowed for a cancelled reception and
-    ValidationError for bad values. Returns the reception.
+    ≥ 0; ``starts_at``/``ends_at`` (aware) optionally correct the planned times. A session is recorded
+    only once it has begun (the rule visits follow, :mod:`cases.desk.sessions`): a start after ``now``
+    raises ValidationError on ``starts_at``, a given end after ``now`` one on ``ends_at``; recorded while
+    still going on without an end given, it ends ``now``. Sets ``recorded_at`` = ``now`` and
+    ``recorded_by`` = ``actor``. Raises TransitionNotAllowed for a cancelled reception and ValidationError
+    for bad values. Returns the reception.
     """
     now = now or timezone.now()
     deputies = list(deputies or [])
@@ -206,7 +210,14 @@ def record_reception(reception, *, actor, deputies, residents_received: int, not
         if reception.status == ReceptionStatus.CANCELLED:
             raise TransitionNotAllowed(_("接待已取消，不能记录。"), code="reception_cancelled")
         new_start, new_end = starts_at or reception.starts_at, ends_at or reception.ends_at
+        # One rule with visits (cases.desk.sessions): a session is recorded as held only once it has begun.
+        if new_start is not None and not timezone.is_naive(new_start):
+            check_begun(new_start, now, field="starts_at")
+        if ends_at is None and new_end is not None and new_start is not None and new_start < now < new_end:
+            new_end = now  # recorded while it is still going on: it has lasted until now
         _check_window(new_start, new_end)
+        if ends_at is not None:
+            check_ended_by_now(new_end, now)
         if local_date(new_start) != reception.date and reception.regular:
             raise ValidationError({"starts_at": _("固定接待日的接待不能改到其他日期。")})
         reception.starts_at, reception.ends_at = new_start, new_end
@@ -250,7 +261,8 @@ def raise_demand(*, actor, kind: str, title: str, deputy: Deputy | None = None, 
 
     ``deputy`` defaults to the deputy whose login is ``actor``. With a ``reception``, the deputy must be a
     deputy of its station or on its duty list, the reception must not be cancelled, and the station is the
-    reception's; without one, the station is the deputy's. The other arguments are those of
+    reception's, and it must have begun (:mod:`cases.desk.sessions`; ValidationError on ``reception``);
+    without one, the station is the deputy's. The other arguments are those of
     ``cases.services.create_case`` (``grid`` or ``village`` required). Case and link commit together.
     Returns the Case (state ``received``). Raises ValidationError (no/inactive deputy, deputy not at
     this reception, case fields) or TransitionNotAllowed (cancelled reception).
@@ -268,6 +280,7 @@ def raise_demand(*, actor, kind: str, title: str, deputy: Deputy | None = None, 
             reception = _locked_reception(reception)
             if reception.status == ReceptionStatus.CANCELLED:
                 raise TransitionNotAllowed(_("接待已取消，不能登记诉求。"), code="reception_cancelled")
+            check_begun(reception.starts_at, now, field="reception", what="raise")
             if deputy.station_id != reception.station_id and not reception.deputies.filter(pk=deputy.pk).exists():
                 raise ValidationError({"deputy": _("该代表不属于本联络站，也不在本次接待的代表名单中。")})
             station = reception.station

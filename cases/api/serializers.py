@@ -10,7 +10,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cases import rules
+from cases import rules, services
 from cases.choices import Satisfaction, Status, Urgency
 from cases.models import Case, CaseEvent, Category, Notification, SlaPolicy
 from grids.models import Cadre, Grid, VillageAssignment
@@ -81,6 +81,9 @@ class CaseSerializer(serializers.ModelSerializer):
     deadlines = serializers.SerializerMethodField()
     duplicate_of = serializers.SerializerMethodField(
         help_text="The original case this one repeats; null when none or when it lies outside your scope.")
+    extension_latest_until = serializers.SerializerMethodField(
+        help_text="The latest resolve deadline an extension may ask for now (EXTENSION_MAX_DAYS and the complex "
+                  "window); null when no extension can be asked for.")
 
     class Meta:
         model = Case
@@ -90,11 +93,21 @@ class CaseSerializer(serializers.ModelSerializer):
             "grid_name", "lng", "lat", "status", "handler", "handler_name", "created_by",
             "received_at", "dispatched_at", "accepted_at", "responded_at", "resolved_at", "closed_at",
             "cancelled_at", "respond_due_at", "resolve_due_at", "deadlines",
-            "extension_requested_until", "extension_reason", "escalated_at",
+            "extension_requested_until", "extension_reason", "extension_latest_until", "escalated_at",
             "solved", "result", "callback_at", "callback_contacted", "callback_solved", "satisfaction",
             "excluded", "exclusion_reason", "duplicate_of", "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_extension_latest_until(self, case) -> str | None:
+        # Only while an extension can be asked for (or is pending): the latest deadline it may ask for.
+        if case.status not in services.ALLOWED_FROM["extend"] or case.resolve_due_at is None:
+            return None
+        if "complex_window" not in self.context:  # one query per request, not per row
+            self.context["complex_window"] = services.complex_resolve_window()
+        latest = services.latest_extension_until(case, complex_window=self.context["complex_window"])
+        return _DATETIME.to_representation(latest)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_grid_name(self, case) -> str | None:

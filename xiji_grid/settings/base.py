@@ -121,6 +121,19 @@ STATS_ASSESSMENT_MONTH_FIRST_DAY = env.int("STATS_ASSESSMENT_MONTH_FIRST_DAY", d
 STATS_SNAPSHOT_MARGIN_SECONDS = env.int("STATS_SNAPSHOT_MARGIN_SECONDS", default=900)
 STATS_NIGHTLY_WINDOW_DAYS = env.int("STATS_NIGHTLY_WINDOW_DAYS", default=35)  # days recomputed nightly
 
+# The command centre's desk (issue 16).
+# Extensions (延期): the new resolve deadline at most this many days after the current one, and never more
+# than the complex (疑难复杂) policy's resolve window added (cases.services.latest_extension_until).
+EXTENSION_MAX_DAYS = env.int("EXTENSION_MAX_DAYS", default=30)
+# Idempotency keys (Idempotency-Key header on API POSTs, a hidden token in forms): how long a first answer
+# is kept for its repeats, in hours (cases.idempotency).
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# Attachments (cases.attachments): largest upload in bytes, longest side of a thumbnail in pixels.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_THUMBNAIL_PX = env.int("ATTACHMENT_THUMBNAIL_PX", default=320)
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "media/"  # never served directly: attachments go through their scoped view
+
 # Celery (xiji_grid/celery.py reads every CELERY_* name below).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_FOLDER = Path(env("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
