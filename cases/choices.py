@@ -88,4 +88,5 @@ class NotificationKind(models.TextChoices):
     VISIT_REMINDER = "visit_reminder", _("走访提醒")
     RECEPTION_REMINDER = "reception_reminder", _("接待提醒")
     DEPUTY_FEEDBACK = "deputy_feedback", _("代表诉求办结反馈")
+    ENGINE_ALERT = "engine_alert", _("时限引擎告警")
     OTHER = "other", _("其他")

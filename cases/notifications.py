@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from grids.choices import Role
 
+from . import metrics
 from .models import Notification
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def notify(recipients, *, kind: str, title: str, body: str = "", case=None, dedu
             continue
         created.append(note)
         transaction.on_commit(lambda pk=note.pk: send_notification_email(pk))
+    metrics.increment(notifications=len(created))
     return created
 
 
@@ -83,6 +85,7 @@ def send_notification_email(notification_id: int) -> bool:
         send_mail(f"[西集网格] {note.title}", note.body, settings.DEFAULT_FROM_EMAIL, [note.recipient.email])
     except Exception:
         logger.exception("e-mail for notification %s failed", notification_id)
+        metrics.increment(delivery_failures=1)
         return False
     from django.utils import timezone
 

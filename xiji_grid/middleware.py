@@ -18,3 +18,42 @@ class ChosenLanguageMiddleware(LocaleMiddleware):
         language = chosen if chosen in supported else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class EngineWatchMiddleware:
+    """After a request, look at the deadline engine's heartbeat — at most once per
+    ``ENGINE_WATCH_INTERVAL_SECONDS`` across every process sharing the cache — and alert dispatchers and
+    admins when no sweep has run or due cases wait (``cases.heartbeat.check_engine``).
+
+    This is the watcher that is not beat: when beat or every worker stops, the next page or API request
+    raises the alarm. A failure of the check is logged and never reaches the response.
+    """
+
+    cache_key = "engine-watch"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith(("/healthz", "/static/")):
+            self.maybe_check()
+        return response
+
+    def maybe_check(self) -> None:
+        """Run ``check_engine()`` when this process wins the interval's cache slot (an interval of 0
+        turns the watch off: the test settings do, so that query counts of other tests stay fixed)."""
+        import logging
+
+        from django.core.cache import cache
+
+        if settings.ENGINE_WATCH_INTERVAL_SECONDS <= 0:
+            return
+        try:
+            if not cache.add(self.cache_key, 1, settings.ENGINE_WATCH_INTERVAL_SECONDS):
+                return
+            from cases.heartbeat import check_engine
+
+            check_engine()
+        except Exception:  # noqa: BLE001
+            logging.getLogger(__name__).warning("deadline engine check failed", exc_info=True)

@@ -4,11 +4,15 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from xiji_grid import health
+
 # The admin's header and <title> carry the product name (西集网格 / Xiji Grid), not "Django 管理".
 admin.site.site_header = _("西集网格")
 admin.site.site_title = _("西集网格")
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),  # liveness, no login (xiji_grid/health.py)
+    path("readyz", health.readyz, name="readyz"),  # readiness: database, migrations, broker, cache
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("xiji_grid.api_urls")),

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "xiji_grid.middleware.EngineWatchMiddleware",  # alerts when the deadline engine stops (cases.heartbeat)
 ]
 
 ROOT_URLCONF = "xiji_grid.urls"
@@ -133,6 +134,14 @@ ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_THUMBNAIL_PX = env.int("ATTACHMENT_THUMBNAIL_PX", default=320)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"  # never served directly: attachments go through their scoped view
+
+# Heartbeat of the deadline engine (cases.heartbeat): alert dispatchers and admins when no sweep has finished
+# for SWEEP_STALE_AFTER_SECONDS, or a due case waits more than SWEEP_DUE_GRACE_SECONDS past its check time.
+# The web process looks at most every ENGINE_WATCH_INTERVAL_SECONDS (shared through the cache).
+SWEEP_STALE_AFTER_SECONDS = env.int("SWEEP_STALE_AFTER_SECONDS", default=300)
+SWEEP_DUE_GRACE_SECONDS = env.int("SWEEP_DUE_GRACE_SECONDS", default=120)
+ENGINE_WATCH_INTERVAL_SECONDS = env.int("ENGINE_WATCH_INTERVAL_SECONDS", default=60)
+SWEEP_RUN_KEEP_DAYS = env.int("SWEEP_RUN_KEEP_DAYS", default=7)
 
 # Celery (xiji_grid/celery.py reads every CELERY_* name below).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")

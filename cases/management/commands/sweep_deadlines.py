@@ -3,7 +3,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from cases.deadlines import sweep
+from cases.heartbeat import run_sweep
 
 
 class Command(BaseCommand):
@@ -21,5 +21,5 @@ class Command(BaseCommand):
                 raise CommandError(f"--now: not an ISO-8601 time: {now!r}") from exc
             if timezone.is_naive(moment):
                 moment = timezone.make_aware(moment, timezone.get_default_timezone())
-        report = sweep(moment)
+        report = run_sweep(moment, trigger="command")  # stamped like a scheduled run (cases.heartbeat)
         self.stdout.write(" ".join(f"{k}={v}" for k, v in report.as_dict().items()))
