@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Case, CaseEvent, Category, Notification, SlaPolicy
+from .models import Case, CaseEvent, Category, Notification, SlaPolicy, SweepRun
 
 
 @admin.register(Category)
@@ -79,3 +79,18 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["kind", "read_at"]
     search_fields = ["title", "recipient__username"]
     list_select_related = ["recipient"]
+
+
+@admin.register(SweepRun)
+class SweepRunAdmin(admin.ModelAdmin):
+    """The deadline engine's heartbeat (cases.heartbeat): read-only."""
+
+    list_display = ("started_at", "finished_at", "trigger", "cases", "marks", "notifications", "error")
+    list_filter = ("trigger",)
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
