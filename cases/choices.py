@@ -70,6 +70,9 @@ class Action(models.TextChoices):
     ESCALATED = "escalated", _("督办")
     COMMENTED = "commented", _("备注")
     URGENCY_CHANGED = "urgency_changed", _("调整紧急程度")
+    EDITED = "edited", _("更正诉求信息")
+    PHONE_REVEALED = "phone_revealed", _("查看诉求人电话")
+    ATTACHMENT_ADDED = "attachment_added", _("上传附件")
     RESPOND_WARNING = "respond_warning", _("响应预警")
     RESPOND_BREACH = "respond_breach", _("响应超时")
     RESOLVE_WARNING = "resolve_warning", _("办结预警")
@@ -90,3 +93,11 @@ class NotificationKind(models.TextChoices):
     DEPUTY_FEEDBACK = "deputy_feedback", _("代表诉求办结反馈")
     ENGINE_ALERT = "engine_alert", _("时限引擎告警")
     OTHER = "other", _("其他")
+
+
+class AttachmentKind(models.TextChoices):
+    """What an attachment shows (issue 16 build 4): the problem before handling, the result after, or a file."""
+
+    BEFORE = "before", _("处理前照片")
+    AFTER = "after", _("处理后照片")
+    FILE = "file", _("文件")

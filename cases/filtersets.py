@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from grids.filtersets import IdFilter, SearchFilter, UTCDateTimeFilter
 from grids.scope import request_now
 
-from .choices import CaseKind, NotificationKind, Source, Status, Urgency
+from .choices import CaseKind, NotificationKind, Satisfaction, Source, Status, Urgency
 from .models import Case, Category, Notification
 
 
@@ -33,9 +33,9 @@ class CaseFilterSet(df.FilterSet):
     status = df.MultipleChoiceFilter(
         choices=Status.choices, help_text="One or more statuses (repeat the parameter: `status=a&status=b`)."
     )
-    source = df.ChoiceFilter(choices=Source.choices)
-    kind = df.ChoiceFilter(choices=CaseKind.choices)
-    urgency = df.ChoiceFilter(choices=Urgency.choices)
+    source = df.MultipleChoiceFilter(choices=Source.choices, help_text="One or more sources (repeat the parameter).")
+    kind = df.MultipleChoiceFilter(choices=CaseKind.choices, help_text="One or more kinds (repeat the parameter).")
+    urgency = df.MultipleChoiceFilter(choices=Urgency.choices, help_text="One or more (repeat the parameter).")
     category_id = CategoryTreeFilter(field_name="category_id", help_text="This category and its descendants.")
     village_id = IdFilter(field_name="village_id")
     grid_id = IdFilter(field_name="grid_id")
@@ -54,14 +54,67 @@ class CaseFilterSet(df.FilterSet):
         field_name="resolve_due_at", lookup_expr="lt", help_text="Resolve deadline before (ISO 8601)."
     )
     q = SearchFilter(("number", "title", "description"), help_text="Number, title or description contains.")
+    # Issue 16 build 5: a filter for every field a dispatcher reads.
+    number = df.CharFilter(field_name="number", lookup_expr="iexact", max_length=20, help_text="Case number, exactly.")
+    external_ref = df.CharFilter(field_name="external_ref", lookup_expr="iexact", max_length=64)
+    complainant_name = df.CharFilter(method="filter_name", max_length=50,
+                                     help_text="Complainant's name, exactly (trimmed).")
+    complainant_phone = df.CharFilter(method="filter_phone", max_length=30,
+                                      help_text="Complainant's phone, matched whole (separators ignored).")
+    created_by_id = IdFilter(field_name="created_by_id", help_text="Cases logged by this user.")
+    duplicate_of_id = IdFilter(field_name="duplicate_of_id")
+    visit_id = IdFilter(field_name="visit_id")
+    satisfaction = df.MultipleChoiceFilter(choices=Satisfaction.choices, help_text="Callback answer (repeat for several).")
+    callback = df.ChoiceFilter(choices=[("pending", "pending"), ("valid", "valid"), ("unreachable", "unreachable")],
+                               method="filter_callback", help_text="No callback yet / a valid one / unreachable.")
+    solved = df.BooleanFilter(field_name="solved")
+    excluded = df.BooleanFilter(field_name="excluded", help_text="Out of the assessed scope (剔除).")
+    imported = df.BooleanFilter(field_name="imported", help_text="Imported history (true) or live cases (false).")
+    escalated = df.BooleanFilter(field_name="escalated_at", lookup_expr="isnull", exclude=True,
+                                 help_text="true: escalated (督办) at least once.")
+    extension_pending = df.BooleanFilter(field_name="extension_requested_until", lookup_expr="isnull", exclude=True,
+                                         help_text="true: an extension request awaits approval.")
+    has_grid = df.BooleanFilter(field_name="grid", lookup_expr="isnull", exclude=True)
+    dispatched_after = UTCDateTimeFilter(field_name="dispatched_at", lookup_expr="gte")
+    dispatched_before = UTCDateTimeFilter(field_name="dispatched_at", lookup_expr="lt")
+    resolved_after = UTCDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
+    resolved_before = UTCDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
+    closed_after = UTCDateTimeFilter(field_name="closed_at", lookup_expr="gte")
+    closed_before = UTCDateTimeFilter(field_name="closed_at", lookup_expr="lt")
+    due_after = UTCDateTimeFilter(field_name="resolve_due_at", lookup_expr="gte", help_text="Resolve deadline at or after.")
+    respond_due_before = UTCDateTimeFilter(field_name="respond_due_at", lookup_expr="lt")
+    respond_due_after = UTCDateTimeFilter(field_name="respond_due_at", lookup_expr="gte")
+    updated_after = UTCDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     ordering = df.OrderingFilter(
-        fields=(("received_at", "received_at"), ("resolve_due_at", "resolve_due_at")),
-        help_text="`received_at`, `resolve_due_at`; prefix `-` for descending. Default `-received_at`.",
+        fields=(("received_at", "received_at"), ("resolve_due_at", "resolve_due_at"),
+                ("respond_due_at", "respond_due_at"), ("resolved_at", "resolved_at"), ("updated_at", "updated_at"),
+                ("number", "number"), ("urgency", "urgency"), ("status", "status")),
+        help_text="`received_at`, `resolve_due_at`, `respond_due_at`, `resolved_at`, `updated_at`, `number`, "
+                  "`urgency`, `status`; prefix `-` for descending. Default `-received_at`.",
     )
 
     class Meta:
         model = Case
         fields = []
+
+    def filter_name(self, queryset, name, value):
+        value = (value or "").strip()
+        return queryset.filter(complainant_name=value) if value else queryset
+
+    def filter_phone(self, queryset, name, value):
+        from .desk.history import filter_phone
+
+        value = (value or "").strip()
+        return filter_phone(queryset, value) if value else queryset
+
+    def filter_callback(self, queryset, name, value):
+        if value == "pending":
+            return queryset.filter(satisfaction="")
+        if value == "unreachable":
+            return queryset.filter(satisfaction=Satisfaction.UNREACHABLE)
+        if value == "valid":
+            return queryset.exclude(satisfaction="").exclude(satisfaction=Satisfaction.UNREACHABLE)
+        return queryset
 
     def filter_overdue(self, queryset, name, value):
         if value is None:

@@ -43,6 +43,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "escalate": _SUPERVISION,
     "change_urgency": _SUPERVISION,  # DESIGN §5: a supervisor changes the urgency
     "comment": frozenset(Role.values),  # anyone with the case in scope
+    "edit": _COMMAND_CENTRE,  # correct category, kind, urgency, title, address, place (issue 16 build 2)
+    "attach": frozenset(Role.values),  # add a photo or file (issue 16 build 4); anyone with the case in scope
 }
 
 #: Roles that see complainant phone numbers whole (DESIGN §10); everyone else sees them masked.
@@ -81,6 +83,18 @@ def denial_detail(action: str) -> str:
 def sees_full_phone(scope: Scope) -> bool:
     """True for dispatchers, supervisors and admins (DESIGN §10)."""
     return bool(scope.roles & FULL_PHONE_ROLES)
+
+
+def may_reveal_phone(scope: Scope, case) -> bool:
+    """True when the user may reveal the masked complainant phone of ``case`` to call the complainant
+    (DESIGN §10; issue 16 §6): the case's current handler (``case.handler_id`` is the user's cadre) or the
+    leader of its grid (``case.grid.leader_id``; uses ``case.grid`` when set). Users who see phones whole
+    need no reveal; everyone else keeps the mask. Each reveal is audited (:mod:`cases.desk.phone`)."""
+    if sees_full_phone(scope) or scope.cadre_id is None or not case.complainant_phone:
+        return False
+    if case.handler_id is not None and case.handler_id == scope.cadre_id:
+        return True
+    return case.grid_id is not None and case.grid.leader_id == scope.cadre_id
 
 
 _DIGIT = re.compile(r"\d")

@@ -125,7 +125,7 @@ def create_case(*, actor, kind, source, title, village=None, grid=None, category
     ``grid`` or ``village`` is required (the grid implies its village; both must agree). ``urgency``
     defaults to the category's default urgency, else ``general``. ``received_at`` (aware) defaults to
     ``now``; imports pass the historical time. ``extra_fields`` are further Case fields set by other apps
-    (today only ``visit``; the reps app links deputy and station in its own RaisedDemand row). Raises ValidationError for a missing or inconsistent field, and
+    (``visit``; ``imported=True`` from the importer's replay; the reps app links deputy and station in its own RaisedDemand row). Raises ValidationError for a missing or inconsistent field, and
     for an ``external_ref`` already used by this source.
     """
     now = now or timezone.now()
@@ -334,12 +334,15 @@ def reopen(case, *, actor, note="", now=None) -> Case:
                        change=change, to_status=Status.DISPATCHED, note=note)
 
 
-def close(case, *, actor, note="", now=None) -> Case:
-    """Close (结案) a resolved case: ``resolved`` → ``closed``."""
+def close(case, *, actor, note="", callback_not_needed: bool = False, now=None) -> Case:
+    """Close (结案) a resolved case: ``resolved`` → ``closed``. ``callback_not_needed`` records that it is
+    closed without a callback because none is needed (不需回访, e.g. an anonymous enquiry): the event's
+    ``data["callback"]`` is ``"not_needed"``; without a valid callback it counts in no rate."""
     now = now or timezone.now()
 
     def change(case):
         case.closed_at = now
+        return {"callback": "not_needed"} if callback_not_needed else {}
 
     return _transition(case, allowed_from=ALLOWED_FROM["close"], action=Action.CLOSED, actor=actor, now=now,
                        change=change, to_status=Status.CLOSED, note=note)

@@ -48,3 +48,12 @@ def snapshot_daily_stats(window_days: int | None = None) -> dict:
     today = local_date(now)
     window = settings.STATS_NIGHTLY_WINDOW_DAYS if window_days is None else window_days
     return refresh_daily_stats(days={today - dt.timedelta(days=n) for n in range(window + 1)}, now=now)
+
+
+@shared_task(name="cases.purge_idempotency_keys", acks_late=True)
+def purge_idempotency_keys() -> int:
+    """Daily: delete expired idempotency keys and their stored answers (``cases.idempotency``). Idempotent.
+    Returns how many rows were deleted."""
+    from .idempotency import purge_expired
+
+    return purge_expired()

@@ -223,6 +223,7 @@ ALLOWED = {
     "escalate": SUPERVISION,
     "change-urgency": SUPERVISION,
     "comment": set(ROLES),
+    "edit": COMMAND,  # issue 16 build 2: correct the case at intake
 }
 
 
@@ -259,6 +260,8 @@ def prepare(town, transition, grid, actor):
         return make(Status.DISPATCHED), {"urgency": "emergency"}
     if transition == "comment":
         return make(Status.DISPATCHED), {"note": "备注"}
+    if transition == "edit":
+        return make(Status.RECEIVED), {"title": "更正后的标题"}
     raise AssertionError(transition)
 
 

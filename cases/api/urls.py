@@ -2,6 +2,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .desk import AttachmentViewSet, CallbackQueueView, IntakeQueueView
 from .stats import OverdueView, RatesView
 from .views import CaseViewSet, CategoryViewSet, NotificationViewSet, SlaPolicyViewSet
 
@@ -10,9 +11,12 @@ router.register("cases", CaseViewSet, basename="case")
 router.register("categories", CategoryViewSet, basename="category")
 router.register("sla-policies", SlaPolicyViewSet, basename="sla-policy")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("attachments", AttachmentViewSet, basename="attachment")
 
 urlpatterns = [
     *router.urls,
     path("stats/rates/", RatesView.as_view(), name="stats-rates"),
     path("stats/overdue/", OverdueView.as_view(), name="stats-overdue"),
+    path("queues/intake/", IntakeQueueView.as_view(), name="queue-intake"),
+    path("queues/callback/", CallbackQueueView.as_view(), name="queue-callback"),
 ]

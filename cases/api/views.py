@@ -23,6 +23,7 @@ from grids.api.base import ScopedMixin, error_responses
 from grids.choices import Role
 from grids.models import Cadre
 
+from .desk import CaseDeskMixin
 from .errors import Forbidden
 from .serializers import (
     CallbackInput,
@@ -81,7 +82,7 @@ def transition(name: str, *, url_path: str, summary: str, request=None):
         responses={201: CaseSerializer, **error_responses(400, 401, 403)},
     ),
 )
-class CaseViewSet(ScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+class CaseViewSet(CaseDeskMixin, ScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                   viewsets.GenericViewSet):
     """Citizen demands (诉求 / 工单) in the caller's scope."""
 

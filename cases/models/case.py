@@ -4,10 +4,35 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Replace
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import OPEN_STATES, Action, CaseKind, Satisfaction, Source, Status, Urgency
 from .taxonomy import Category
+
+#: The characters a stored phone may hold besides digits (the create serializer's and form's validators).
+PHONE_SEPARATORS = ("-", " ", "(", ")", "+")
+
+
+def phone_key_expression(field: str = "complainant_phone"):
+    """A database expression of ``field`` with the separators of :data:`PHONE_SEPARATORS` removed: the digits
+    by which caller history matches a phone whole. Plain nested REPLACE, so it runs (and is indexed) on
+    PostgreSQL and SQLite alike."""
+    expr = models.F(field)
+    for sep in PHONE_SEPARATORS:
+        expr = Replace(expr, models.Value(sep), models.Value(""))
+    return expr
+
+
+PHONE_KEY = phone_key_expression()
+
+
+def phone_key(phone: str) -> str:
+    """The Python twin of :func:`phone_key_expression`: ``"138-1234 5678"`` → ``"13812345678"``."""
+    out = phone or ""
+    for sep in PHONE_SEPARATORS:
+        out = out.replace(sep, "")
+    return out
 
 
 class DailySequence(models.Model):
@@ -115,6 +140,9 @@ class Case(models.Model):
         "grids.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="cases",
         verbose_name=_("走访接待日"), help_text=_("来源为走访接待日的诉求所属的走访。"),
     )
+    imported = models.BooleanField(
+        _("历史导入"), default=False, editable=False,
+        help_text=_("由导入命令写入的历史记录（不进入在办回访队列）。"))
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = CaseQuerySet.as_manager()
@@ -139,6 +167,10 @@ class Case(models.Model):
             models.Index(fields=["resolve_due_at"], name="case_resolve_due"),
             # Statistics find the days whose cases changed since the last snapshot refresh.
             models.Index(fields=["updated_at"], name="case_updated"),
+            # Caller history (cases.desk.history): the phone matched whole, separators dropped.
+            models.Index(PHONE_KEY, name="case_phone_key", condition=~Q(complainant_phone="")),
+            # The callback queue (cases.desk.queues): resolved cases, newest resolved first.
+            models.Index(fields=["status", "resolved_at"], name="case_status_resolved"),
         ]
 
     def __str__(self):

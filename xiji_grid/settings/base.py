@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "xiji_grid.middleware.EngineWatchMiddleware",  # alerts when the deadline engine stops (cases.heartbeat)
+    "cases.idempotency.IdempotencyMiddleware",  # repeats of keyed POSTs answer the first result (issue 16)
 ]
 
 ROOT_URLCONF = "xiji_grid.urls"
@@ -106,6 +107,23 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Attachments (cases.attachments) go to the default storage: MEDIA_ROOT on this machine, or any S3-compatible
+# store (MinIO, a cloud's object storage) through django-storages when a bucket is named.
+ATTACHMENT_S3_BUCKET = env("ATTACHMENT_S3_BUCKET", default="")
+if ATTACHMENT_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ATTACHMENT_S3_BUCKET,
+            "endpoint_url": env("ATTACHMENT_S3_ENDPOINT_URL", default=None),  # e.g. http://minio:9000
+            "access_key": env("ATTACHMENT_S3_ACCESS_KEY", default=None),
+            "secret_key": env("ATTACHMENT_S3_SECRET_KEY", default=None),
+            "region_name": env("ATTACHMENT_S3_REGION", default=None),
+            "default_acl": None,  # private objects: served only through the scoped view
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
 
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"  # → the start page of the user's roles
@@ -202,6 +220,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=18),
         "options": {"expires": 5 * 3600},
     },
+    "purge-idempotency-keys": {  # daily 03:40: expired idempotency keys and their stored answers
+        "task": "cases.purge_idempotency_keys",
+        "schedule": crontab(minute=40, hour=3),
+        "options": {"expires": 12 * 3600},
+    },
     # Liaison stations (DESIGN §8): planned receptions for the coming RECEPTION_PLAN_WEEKS weeks, daily and
     # idempotent; deputies on duty reminded the day before (once per reception and deputy).
     "plan-receptions": {  # daily 01:20
@@ -258,6 +281,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "CaseKindEnum": "cases.choices.CaseKind",
+        "AttachmentKindEnum": "cases.choices.AttachmentKind",
         "SourceEnum": "cases.choices.Source",
         "UrgencyEnum": "cases.choices.Urgency",
         "StatusEnum": "cases.choices.Status",

@@ -23,6 +23,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+MEDIA_ROOT = tempfile.mkdtemp(prefix="xiji-test-media-")  # attachments of a test run
 # A worker process started by a test connects to the test database pytest-django created.
 if os.environ.get("XIJI_DB_NAME"):
     DATABASES["default"]["NAME"] = env("XIJI_DB_NAME")
