@@ -56,5 +56,5 @@ def test_procfile_runs_worker_and_beat_under_respawn():
     lines = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert lines["worker"].startswith("bin/respawn celery -A xiji_grid worker")
     assert lines["beat"].startswith("bin/respawn celery -A xiji_grid beat")
-    for unit in ("xiji-worker@.service", "xiji-beat.service", "xiji-web.service"):
+    for unit in ("xiji-worker@.service", "xiji-worker-queue@.service", "xiji-beat.service", "xiji-web.service"):
         assert "Restart=always" in (ROOT / "deploy" / "systemd" / unit).read_text()

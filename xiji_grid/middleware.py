@@ -57,3 +57,27 @@ class EngineWatchMiddleware:
             check_engine()
         except Exception:  # noqa: BLE001
             logging.getLogger(__name__).warning("deadline engine check failed", exc_info=True)
+
+
+class ReplicaReadsMiddleware:
+    """Serve the statistics pages and endpoints from the read replica (``grids.replica``): GET and HEAD
+    requests whose URL name is in ``settings.REPLICA_READ_URL_NAMES`` run inside
+    :func:`grids.replica.statistics_reads`. Without a replica configured this does nothing."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.urls import Resolver404, resolve
+
+        from grids.replica import replica_configured, statistics_reads
+
+        if request.method in ("GET", "HEAD") and replica_configured():
+            try:
+                name = resolve(request.path_info).url_name
+            except Resolver404:
+                name = None
+            if name in settings.REPLICA_READ_URL_NAMES:
+                with statistics_reads():
+                    return self.get_response(request)
+        return self.get_response(request)

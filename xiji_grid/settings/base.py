@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "xiji_grid.middleware.EngineWatchMiddleware",  # alerts when the deadline engine stops (cases.heartbeat)
     "cases.idempotency.IdempotencyMiddleware",  # repeats of keyed POSTs answer the first result (issue 16)
+    "xiji_grid.middleware.ReplicaReadsMiddleware",  # statistics reads from the replica, if any (issue 17)
 ]
 
 ROOT_URLCONF = "xiji_grid.urls"
@@ -83,6 +84,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# A read replica for statistics and exports (issue 17, grids.replica): reads of the dashboard, its exports
+# and the statistics API go there; everything else stays on "default".
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["grids.replica.ReplicaRouter"]
+REPLICA_READ_URL_NAMES = frozenset({"dashboard", "dashboard-village", "dashboard-export", "stats-rates",
+                                    "stats-overdue", "station-stats", "deputy-stats"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -186,6 +195,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues (issue 17): the deadline sweep, notification delivery and bulk imports each have their own, so a
+# flood of deliveries or a long import never waits in front of a sweep. A worker started without ``-Q``
+# consumes all of them (the embedded default, Procfile); production runs a worker per queue (README,
+# "Production"). Tasks not routed below go to the default queue ``celery``.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {name: {"routing_key": name} for name in ("celery", "sweep", "notifications", "imports")}
+CELERY_TASK_ROUTES = {
+    "cases.sweep_deadlines": {"queue": "sweep"},
+    "cases.deliver_notifications": {"queue": "notifications"},
+    "cases.process_due_deliveries": {"queue": "notifications"},
+    "cases.send_morning_digests": {"queue": "notifications"},
+    "cases.import_*": {"queue": "imports"},
+}
 # Beat entries: each carries ``expires`` so that runs missed while workers were down do not pile up.
 CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {
