@@ -1,6 +1,21 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
-from .models import Case, CaseEvent, Category, Notification, SlaPolicy, SweepRun
+from .channels import services as channel_services
+from .choices import NotificationKind
+from .models import (
+    Case,
+    CaseEvent,
+    Category,
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    NotificationChannel,
+    SlaPolicy,
+    SweepRun,
+)
 
 
 @admin.register(Category)
@@ -88,9 +103,99 @@ class SweepRunAdmin(admin.ModelAdmin):
     list_display = ("started_at", "finished_at", "trigger", "cases", "marks", "notifications", "error")
     list_filter = ("trigger",)
     date_hierarchy = "started_at"
+class NotificationChannelForm(forms.ModelForm):
+    """The channel URL is write-only: typed once, stored encrypted, never shown again (only its hint)."""
+
+    url = forms.CharField(label=_("渠道地址"), required=False, widget=forms.PasswordInput(render_value=False),
+                          help_text=_("Apprise 地址，如 dingtalk://TOKEN、wecombot://KEY、feishu://TOKEN；"
+                                      "也可粘贴机器人的 Webhook 地址。修改时留空则保留原地址。"))
+    kinds = forms.MultipleChoiceField(label=_("通知类型"), required=False, choices=NotificationKind.choices,
+                                      widget=forms.CheckboxSelectMultiple, help_text=_("不选为全部类型"))
+
+    class Meta:
+        model = NotificationChannel
+        fields = ["user", "village", "grid", "label", "kinds", "enabled"]
+
+    def clean(self):
+        data = super().clean()
+        url = data.get("url")
+        if url:
+            try:
+                channel_services.set_url(self.instance, url)
+            except ValidationError as exc:
+                self.add_error("url", exc.message_dict.get("url", exc.messages))
+        elif not self.instance.pk:
+            self.add_error("url", _("请填写渠道地址。"))
+        return data
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    form = NotificationChannelForm
+    list_display = ["__str__", "service", "user", "village", "grid", "enabled", "last_tested_at", "last_test_ok"]
+    list_filter = ["service", "enabled", "last_test_ok"]
+    search_fields = ["label", "user__username", "village__name", "grid__name"]
+    readonly_fields = ["service", "url_hint", "last_tested_at", "last_test_ok"]
+    autocomplete_fields = ["user"]
+    actions = ["send_test"]
+
+    @admin.action(description=_("发送测试消息"))
+    def send_test(self, request, queryset):
+        for channel in queryset:
+            attempt = channel_services.send_test_message(channel)
+            level = messages.SUCCESS if attempt.ok else messages.ERROR
+            self.message_user(request, f"{channel}: {'OK' if attempt.ok else attempt.error}", level)
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = ["number", "at", "ok", "error", "duration_ms"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """Read-only: one message to one channel with its tries."""
+
+    list_display = ["created_at", "kind", "title", "channel", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "kind", "channel__service"]
+    search_fields = ["title", "channel__label", "channel__user__username"]
+    date_hierarchy = "created_at"
+    list_select_related = ["channel__user", "channel__village", "channel__grid"]
+    inlines = [DeliveryAttemptInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Delivery._meta.fields]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(admin.ModelAdmin):
+    """The delivery log: channel, attempt, result, time (read-only)."""
+
+    list_display = ["at", "channel", "delivery", "number", "ok", "error", "duration_ms"]
+    list_filter = ["ok", "channel__service"]
+    date_hierarchy = "at"
+    list_select_related = ["channel__user", "channel__village", "channel__grid", "delivery"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in DeliveryAttempt._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

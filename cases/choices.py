@@ -92,6 +92,7 @@ class NotificationKind(models.TextChoices):
     RECEPTION_REMINDER = "reception_reminder", _("接待提醒")
     DEPUTY_FEEDBACK = "deputy_feedback", _("代表诉求办结反馈")
     ENGINE_ALERT = "engine_alert", _("时限引擎告警")
+    MORNING_DIGEST = "morning_digest", _("督办晨报")
     OTHER = "other", _("其他")
 
 
@@ -101,3 +102,15 @@ class AttachmentKind(models.TextChoices):
     BEFORE = "before", _("处理前照片")
     AFTER = "after", _("处理后照片")
     FILE = "file", _("文件")
+
+
+class DeliveryStatus(models.TextChoices):
+    """Where one message to one channel stands (``cases.channels``)."""
+
+    PENDING = "pending", _("待发送")
+    HELD = "held", _("待汇总")  # waiting for its digest (a window or the morning digest)
+    SENDING = "sending", _("发送中")
+    RETRYING = "retrying", _("待重试")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败")
+    FOLDED = "folded", _("已并入汇总")

@@ -1,9 +1,13 @@
-"""In-app notifications with e-mail sent after commit (STYLE: side effects only after commit)."""
+"""In-app notifications, delivered to channels after commit (STYLE: side effects only after commit).
+
+``notify()`` stores the rows; :func:`deliver_after_commit` is the one entry point for delivery (issue 14):
+after the commit it enqueues one Celery task, ``cases.deliver_notifications``, that sends the rows to every
+channel of their recipients (WeCom, DingTalk, Feishu, SMS, e-mail …; ``cases.channels``). Nobody else sends
+e-mail, webhooks or chat messages.
+"""
 import logging
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
 from grids.choices import Role
@@ -50,11 +54,12 @@ def case_recipients(case, *, supervisors_too: bool = False) -> list:
 
 
 def notify(recipients, *, kind: str, title: str, body: str = "", case=None, dedupe_key: str, now) -> list[Notification]:
-    """Store one Notification per recipient (once per ``dedupe_key``) and e-mail each after commit.
+    """Store one Notification per recipient (once per ``dedupe_key``) and deliver them after commit.
 
     ``recipients``: iterable of users; ``now``: aware datetime stored as ``created_at``. A recipient who
     already has a notification with this key gets nothing new. Returns the notifications created now.
-    Must run inside the caller's transaction so that rows and the change they announce commit together.
+    Must run inside the caller's transaction so that rows and the change they announce commit together;
+    the new rows go to :func:`deliver_after_commit` as one batch.
     """
     created = []
     for user in recipients:
@@ -67,27 +72,31 @@ def notify(recipients, *, kind: str, title: str, body: str = "", case=None, dedu
         except IntegrityError:
             continue
         created.append(note)
-        transaction.on_commit(lambda pk=note.pk: send_notification_email(pk))
     metrics.increment(notifications=len(created))
+    deliver_after_commit([note.pk for note in created])
     return created
 
 
-def send_notification_email(notification_id: int) -> bool:
-    """E-mail one notification to its recipient through Django's e-mail backend; mark it e-mailed.
+def deliver_after_commit(notification_ids) -> None:
+    """THE delivery entry point: once the current transaction commits, enqueue one Celery task
+    ``cases.deliver_notifications`` with ``notification_ids`` (iterable of Notification ids; empty does
+    nothing). Outside a transaction it enqueues at once. A bulk writer calls it once per batch.
 
-    Returns True when a message was sent. Users without an e-mail address get in-app notices only.
-    Errors are logged by notification id only (no personal data in logs) and never raised.
+    The task is idempotent (one delivery per notification and channel), so a duplicate is harmless. A
+    broker that cannot be reached is logged (ids only) and never fails the change that was committed.
     """
-    note = Notification.objects.select_related("recipient").get(pk=notification_id)
-    if not note.recipient.email or note.emailed_at:
-        return False
-    try:
-        send_mail(f"[西集网格] {note.title}", note.body, settings.DEFAULT_FROM_EMAIL, [note.recipient.email])
-    except Exception:
-        logger.exception("e-mail for notification %s failed", notification_id)
-        metrics.increment(delivery_failures=1)
-        return False
-    from django.utils import timezone
+    ids = sorted({int(pk) for pk in notification_ids})
+    if ids:
+        transaction.on_commit(lambda: enqueue_delivery(ids), robust=True)
 
-    Notification.objects.filter(pk=note.pk).update(emailed_at=timezone.now())
-    return True
+
+def enqueue_delivery(notification_ids: list[int]) -> None:
+    """Send ``notification_ids`` to the Celery task ``cases.deliver_notifications`` now (no commit wait).
+    Tests replace this function to run deliveries in-process or to record them."""
+    from .tasks import deliver_notifications
+
+    try:
+        deliver_notifications.apply_async(args=[notification_ids])
+    except Exception:
+        logger.exception("could not enqueue delivery of %s notifications (first id %s)", len(notification_ids),
+                         notification_ids[0])

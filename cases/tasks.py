@@ -57,3 +57,58 @@ def purge_idempotency_keys() -> int:
     from .idempotency import purge_expired
 
     return purge_expired()
+
+
+@shared_task(name="cases.deliver_notifications", acks_late=True)
+def deliver_notifications(notification_ids: list[int]) -> dict:
+    """THE delivery task (issue 14): send the notifications ``notification_ids`` (ints) to their channels.
+
+    Enqueued after commit by ``cases.notifications.deliver_after_commit`` — one task per ``notify()`` call
+    or per bulk batch. Idempotent (a delivery per notification and channel is unique and sent once), so
+    ``acks_late`` is safe. When a retry or a digest waits, schedules ``cases.process_due_deliveries`` for
+    its due time. Returns ``DeliveryReport.as_dict()``.
+    """
+    from django.utils import timezone
+
+    from .channels.delivery import deliver, due_soon
+
+    now = timezone.now()
+    report = deliver(notification_ids, now=now)
+    _schedule_follow_up(due_soon(report, now))
+    return report.as_dict()
+
+
+@shared_task(name="cases.process_due_deliveries", acks_late=True)
+def process_due_deliveries() -> dict:
+    """Send due retries, fold due window digests and take over deliveries a crashed worker claimed.
+    Beat: every minute (the safety net); also scheduled by the delivery task for a retry's due time.
+    Idempotent (rows are claimed by compare-and-set). Returns ``DeliveryReport.as_dict()``."""
+    from django.utils import timezone
+
+    from .channels.delivery import due_soon, process_due
+
+    now = timezone.now()
+    report = process_due(now)
+    _schedule_follow_up(due_soon(report, now))
+    return report.as_dict()
+
+
+@shared_task(name="cases.send_morning_digests", acks_late=True)
+def send_morning_digests(now: str | None = None) -> dict:
+    """The supervisors' morning digest (``now``: optional ISO-8601 aware time). Beat: daily at
+    ``NOTIFY_MORNING_DIGEST_TIME``. Safe to rerun (one per supervisor and day). Returns
+    ``MorningReport.as_dict()``."""
+    import datetime as dt
+
+    from .channels.digest import send_morning_digests as run
+
+    return run(dt.datetime.fromisoformat(now) if now else None).as_dict()
+
+
+def _schedule_follow_up(seconds: int | None) -> None:
+    """Run ``cases.process_due_deliveries`` in ``seconds`` when that is sooner than beat's next minute
+    would notice; later ones are left to beat."""
+    from django.conf import settings
+
+    if seconds is not None and seconds <= settings.NOTIFY_FOLLOW_UP_MAX_SECONDS:
+        process_due_deliveries.apply_async(countdown=seconds, expires=seconds + 300)

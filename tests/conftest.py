@@ -42,13 +42,29 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+def webhook_stand_in():
+    """One local chat-vendor stand-in (tests/standin.py) for the session; the session's worker sends to it."""
+    from tests.standin import WebhookStandIn
+
+    server = WebhookStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, webhook_stand_in):
     """A real Celery worker process on the configured broker and the test database, for the session.
 
     Tests that use it must commit what the worker reads (``@pytest.mark.django_db(transaction=True)``).
+    Its DingTalk and WeCom plugins post to ``webhook_stand_in``; a failed delivery is retried after 1 s, once.
+    ``worker.log_path`` is its output.
     """
+    import json
+
+    base = webhook_stand_in.base_url
     with django_db_blocker.unblock():
-        env = worker_env()
+        env = worker_env(NOTIFY_VENDOR_BASE_URLS=json.dumps({"dingtalk": base, "wecombot": base}),
+                         NOTIFY_RETRY_BACKOFF_SECONDS="1")
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     proc = start_worker(env, log_path)
     from grids.tasks import registry_summary
@@ -64,8 +80,39 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
             if time.monotonic() > deadline:
                 stop_process(proc)
                 raise RuntimeError(f"worker did not answer in 90 s:\n{log_path.read_text()[-3000:]}") from None
+    proc.log_path = log_path
     yield proc
     stop_process(proc)
+
+
+@pytest.fixture(autouse=True)
+def delivery_queue(request, monkeypatch):
+    """Notification deliveries enqueued after commit, recorded here (lists of notification ids) instead of
+    going to the broker, where no worker of this test would take them. A test marked ``real_delivery``
+    keeps the real enqueue (a worker process delivers); ``deliver_inline`` runs them in-process."""
+    if request.node.get_closest_marker("real_delivery"):
+        yield None
+        return
+    from cases import notifications
+
+    queue: list[list[int]] = []
+    monkeypatch.setattr(notifications, "enqueue_delivery", queue.append)
+    yield queue
+
+
+@pytest.fixture
+def deliver_inline(delivery_queue, monkeypatch):
+    """Deliveries run in this process right after the commit, as the worker's task would run them
+    (``cases.channels.delivery.deliver``); the ids are still recorded in ``delivery_queue``."""
+    from cases import notifications
+    from cases.channels.delivery import deliver
+
+    def run(ids):
+        delivery_queue.append(ids)
+        deliver(ids)
+
+    monkeypatch.setattr(notifications, "enqueue_delivery", run)
+    return delivery_queue
 
 
 @pytest.fixture

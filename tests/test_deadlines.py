@@ -155,7 +155,7 @@ def test_resolve_breach_escalates_to_supervisors_and_mails_after_commit(people):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_notification_emails_go_out_once_committed(people):
+def test_notification_emails_go_out_once_committed(people, deliver_inline):
     t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
     dispatched_case(people, t0, urgency="emergency")
     mail.outbox.clear()

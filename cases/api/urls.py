@@ -2,6 +2,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .channels import MyChannelViewSet
 from .desk import AttachmentViewSet, CallbackQueueView, IntakeQueueView
 from .stats import OverdueView, RatesView
 from .views import CaseViewSet, CategoryViewSet, NotificationViewSet, SlaPolicyViewSet
@@ -12,6 +13,7 @@ router.register("categories", CategoryViewSet, basename="category")
 router.register("sla-policies", SlaPolicyViewSet, basename="sla-policy")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("attachments", AttachmentViewSet, basename="attachment")
+router.register("me/channels", MyChannelViewSet, basename="my-channel")
 
 urlpatterns = [
     *router.urls,

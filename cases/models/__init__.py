@@ -4,11 +4,13 @@ Import from ``cases.models``; the modules are an implementation detail.
 """
 from .attachment import Attachment
 from .case import Case, CaseEvent, CaseQuerySet, DailySequence
+from .channel import ACCOUNT_EMAIL, Delivery, DeliveryAttempt, NotificationChannel
 from .idempotency import IdempotencyKey
 from .notification import Notification
 from .ops import OpsCounter, SweepRun
 from .stats import DailyStat, StatFillState
 from .taxonomy import Category, SlaPolicy
 
-__all__ = ["Attachment", "Case", "CaseEvent", "CaseQuerySet", "Category", "DailySequence", "DailyStat",
-           "IdempotencyKey", "Notification", "OpsCounter", "SlaPolicy", "StatFillState", "SweepRun"]
+__all__ = ["ACCOUNT_EMAIL", "Attachment", "Case", "CaseEvent", "CaseQuerySet", "Category", "DailySequence",
+           "DailyStat", "Delivery", "DeliveryAttempt", "IdempotencyKey", "Notification", "NotificationChannel",
+           "OpsCounter", "SlaPolicy", "StatFillState", "SweepRun"]

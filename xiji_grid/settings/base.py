@@ -170,6 +170,30 @@ SWEEP_DUE_GRACE_SECONDS = env.int("SWEEP_DUE_GRACE_SECONDS", default=120)
 ENGINE_WATCH_INTERVAL_SECONDS = env.int("ENGINE_WATCH_INTERVAL_SECONDS", default=60)
 SWEEP_RUN_KEEP_DAYS = env.int("SWEEP_RUN_KEEP_DAYS", default=7)
 
+# Notification channels (issue 14, cases.channels): Apprise URLs encrypted with Fernet keys (url-safe base64,
+# 32 bytes: `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`); the
+# first encrypts, all decrypt. Empty: a key derived from SECRET_KEY (fine for a laptop; set keys in production).
+NOTIFY_CHANNEL_KEYS = env.list("NOTIFY_CHANNEL_KEYS", default=[])
+# Which Apprise services may be configured (schemas): chat bots, SMTP e-mail, and JSON/form webhooks (an
+# intranet SMS platform). Add e.g. "twilio" or "sns" for a commercial SMS gateway.
+NOTIFY_ALLOWED_SCHEMAS = env.list("NOTIFY_ALLOWED_SCHEMAS", default=[
+    "wecombot", "dingtalk", "feishu", "lark", "mailto", "mailtos", "json", "jsons", "form", "forms"])
+# Tries after the first failed one wait these many seconds (30 s, 2 min, 10 min: four tries in all).
+NOTIFY_RETRY_BACKOFF_SECONDS = env.list("NOTIFY_RETRY_BACKOFF_SECONDS", cast=int, default=[30, 120, 600])
+NOTIFY_SEND_TIMEOUT_SECONDS = env.float("NOTIFY_SEND_TIMEOUT_SECONDS", default=10)  # connect and read, each
+# Digests: reminders and misses of one kind for one person within the window go out as one message.
+NOTIFY_DIGEST_WINDOW_SECONDS = env.int("NOTIFY_DIGEST_WINDOW_SECONDS", default=600)
+NOTIFY_DIGEST_KINDS = env.list("NOTIFY_DIGEST_KINDS", default=["visit_reminder", "reception_reminder", "visit_missed"])
+# The supervisors' morning digest (Asia/Shanghai "HH:MM"); breaches of these urgencies go out at once, 7×24.
+NOTIFY_MORNING_DIGEST_TIME = env("NOTIFY_MORNING_DIGEST_TIME", default="07:30")
+NOTIFY_IMMEDIATE_URGENCIES = env.list("NOTIFY_IMMEDIATE_URGENCIES", default=["emergency", "utilities"])
+# A retry or digest due within this many seconds is scheduled by countdown; later ones are left to beat.
+NOTIFY_FOLLOW_UP_MAX_SECONDS = env.int("NOTIFY_FOLLOW_UP_MAX_SECONDS", default=900)
+# Vendor hosts replaced by another base URL, e.g. an egress relay on an intranet:
+# NOTIFY_VENDOR_BASE_URLS='{"dingtalk": "https://relay.example.gov.cn", "wecombot": "https://relay…"}'.
+# Keys: dingtalk, wecombot, feishu, lark (cases.channels.sending); path and query stay the vendor's.
+NOTIFY_VENDOR_BASE_URLS = env.json("NOTIFY_VENDOR_BASE_URLS", default={})
+
 # Celery (xiji_grid/celery.py reads every CELERY_* name below).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_FOLDER = Path(env("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
@@ -214,6 +238,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.sweep_deadlines",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Notification delivery (issue 14): retries, window digests and stale claims every minute; the morning
+    # digest at NOTIFY_MORNING_DIGEST_TIME (crontab hours are Asia/Shanghai wall time).
+    "process-due-deliveries": {
+        "task": "cases.process_due_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "morning-digest": {
+        "task": "cases.send_morning_digests",
+        "schedule": crontab(minute=int(NOTIFY_MORNING_DIGEST_TIME.split(":")[1]),
+                            hour=int(NOTIFY_MORNING_DIGEST_TIME.split(":")[0])),
+        "options": {"expires": 3 * 3600},
     },
     # Statistics snapshots (DESIGN §6, cases.selectors): today's rows hourly, a trailing window nightly.
     "stats-refresh-today": {  # every hour at :07
@@ -325,6 +362,8 @@ LOGGING = {
     "filters": {
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
         "client_errors_without_traceback": {"()": "xiji_grid.logfilters.ClientErrorsWithoutTraceback"},
+        # No channel secret or phone number in any log line (cases.channels.redaction).
+        "redact_secrets": {"()": "cases.channels.redaction.RedactingFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
@@ -332,7 +371,7 @@ LOGGING = {
                           "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
         "mail_admins": {"class": "django.utils.log.AdminEmailHandler", "level": "ERROR",
                         "filters": ["require_debug_false"]},
@@ -343,5 +382,9 @@ LOGGING = {
         "django.request": {"filters": ["client_errors_without_traceback"]},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},  # runserver's lines
         "django.db.backends": {"level": "WARNING"},
+        # Apprise logs webhook URLs with their tokens at DEBUG, urllib3 each request line with its query:
+        # their records are cleaned where they are made, before any handler (ours or a test's) sees them.
+        "apprise": {"level": "INFO", "filters": ["redact_secrets"]},
+        "urllib3.connectionpool": {"level": "WARNING", "filters": ["redact_secrets"]},
     },
 }

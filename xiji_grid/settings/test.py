@@ -30,3 +30,9 @@ if os.environ.get("XIJI_DB_NAME"):
 # The engine watch runs on the first request of each interval; tests that count queries must not see it
 # (tests/test_heartbeat.py turns it on).
 ENGINE_WATCH_INTERVAL_SECONDS = 0
+# Notification channels never leave this machine in tests: only the chat vendors' schemas may be configured,
+# and their hosts point at a closed local port unless a test points them at its stand-in (tests/standin.py).
+NOTIFY_ALLOWED_SCHEMAS = ["wecombot", "dingtalk", "feishu", "lark"]
+NOTIFY_VENDOR_BASE_URLS = env.json("NOTIFY_VENDOR_BASE_URLS", default={
+    schema: "http://127.0.0.1:9" for schema in ("dingtalk", "wecombot", "feishu", "lark")})
+NOTIFY_CHANNEL_KEYS = ["dGVzdHMtb25seS1ub3QtYS1zZWNyZXQtMDAwMDAwMDA="]  # Fernet key for tests only
