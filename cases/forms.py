@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from grids.choices import Role
 from grids.models import Grid, Village
 
-from .choices import CaseKind, Satisfaction, Source, Urgency
+from .choices import AttachmentKind, CaseKind, Satisfaction, Source, Urgency
 from .models import Case, Category
 
 NOTE_MAX = 2000
@@ -71,7 +71,9 @@ class CaseForm(forms.Form):
     three-level picker as one id."""
 
     village = VillageChoiceField(label=_("村/社区"), queryset=Village.objects.none())
-    grid = GridChoiceField(label=_("微网格"), queryset=Grid.objects.none(), required=False, widget=GridSelect)
+    grid = GridChoiceField(label=_("微网格"), queryset=Grid.objects.none(), required=False, widget=GridSelect,
+                           empty_label=_("不指定（进入受理队列，由指挥中心派单）"),
+                           help_text=_("不知道属于哪个微网格时不要猜：留空即可。"))
     category = forms.ModelChoiceField(label=_("诉求分类"), queryset=Category.objects.all(), required=False,
                                       widget=forms.HiddenInput)
     kind = forms.ChoiceField(label=_("诉求类型"), choices=CaseKind.choices, initial=CaseKind.HELP)
@@ -263,3 +265,46 @@ class PeriodForm(forms.Form):
             self.add_error("end", _("结束日期不能早于开始日期。"))
         data["scope"] = data.get("scope") or "assessed"
         return data
+
+
+# --- Desk (issue 16) ------------------------------------------------------------------------------------
+
+
+class CategoryPathField(forms.ModelChoiceField):
+    """A category as its path (一级 / 二级 / 三级), for the edit form's select."""
+
+    def label_from_instance(self, category):
+        names, node = [], category
+        while node is not None:
+            names.insert(0, node.name)
+            node = node.parent
+        return " / ".join(names)
+
+
+class EditForm(ActionForm):
+    """Correct a case at intake (``cases.desk.editing.edit_case``): what is left as it was is not changed."""
+
+    category = CategoryPathField(label=_("诉求分类"), required=False, empty_label=_("（未分类）"),
+                                 queryset=Category.objects.select_related("parent__parent").order_by("parent__parent__name", "parent__name", "name"))
+    kind = forms.ChoiceField(label=_("诉求类型"), choices=CaseKind.choices)
+    urgency = forms.ChoiceField(label=_("紧急程度"), choices=Urgency.choices)
+    title = forms.CharField(label=_("标题"), max_length=200)
+    address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    lng = forms.DecimalField(label=_("经度"), max_digits=9, decimal_places=6, min_value=-180, max_value=180,
+                             required=False)
+    lat = forms.DecimalField(label=_("纬度"), max_digits=9, decimal_places=6, min_value=-90, max_value=90,
+                             required=False)
+    note = _note(label=_("更正说明"))
+
+    def changes(self) -> dict:
+        d = self.cleaned_data
+        return {name: d.get(name) for name in ("category", "kind", "urgency", "title", "address", "lng", "lat")}
+
+
+class AttachmentForm(forms.Form):
+    """Upload a photo or file to a case (``cases.attachments.attach_to_case``)."""
+
+    file = forms.FileField(label=_("照片或文件"), widget=forms.ClearableFileInput(
+        attrs={"accept": "image/jpeg,image/png,image/webp,application/pdf,.docx,.xlsx,.pptx,.txt,.csv"}))
+    kind = forms.ChoiceField(label=_("类别"), choices=AttachmentKind.choices, initial=AttachmentKind.BEFORE)
+    use_location = forms.BooleanField(label=_("用照片的拍摄位置作为诉求地点"), required=False)

@@ -3,7 +3,7 @@ composes from every app's page URLs; mounted at the site root."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import case_new, case_page, lists, notifications, start, workbench
+from .views import case_new, case_page, intake, lists, notifications, start, workbench
 
 urlpatterns = [
     path("", start.home, name="home"),
@@ -12,11 +12,15 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page="web:login"), name="logout"),
     path("no-role/", start.no_role, name="no-role"),
     path("workbench/", workbench.workbench, name="workbench"),
-    path("intake/", lists.intake, name="intake"),
+    path("intake/", intake.intake, name="intake"),
+    path("intake/bulk/", intake.intake_bulk, name="intake-bulk"),
     path("cases/", lists.case_list, name="case-list"),
     path("cases/new/", case_new.case_new, name="case-new"),
     path("cases/<int:pk>/", case_page.case_detail, name="case-detail"),
     path("cases/<int:pk>/do/<slug:action>/", case_page.case_act, name="case-act"),
+    path("cases/<int:pk>/reveal-phone/", case_page.case_reveal_phone, name="case-reveal-phone"),
+    path("cases/<int:pk>/attachments/", case_page.case_attach, name="case-attach"),
+    path("cases/<int:pk>/print/", case_page.case_print, name="case-print"),
     path("notifications/", notifications.notifications, name="notifications"),
     path("notifications/<int:pk>/read/", notifications.notification_read, name="notification-read"),
     path("notifications/read-all/", notifications.notifications_read_all, name="notifications-read-all"),

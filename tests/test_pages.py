@@ -143,12 +143,12 @@ EXPECTED_ACTIONS = {
     (Role.GRID_LEADER, Status.ACCEPTED): {"respond", "return", "extend", "comment"},
     (Role.GRID_LEADER, Status.RESPONDED): {"resolve", "extend", "comment"},
     (Role.GRID_LEADER, Status.RESOLVED): {"comment"},
-    (Role.DISPATCHER, Status.RECEIVED): {"dispatch", "cancel", "comment"},
-    (Role.DISPATCHER, Status.DISPATCHED): {"dispatch", "cancel", "comment"},
+    (Role.DISPATCHER, Status.RECEIVED): {"dispatch", "edit", "cancel", "comment"},
+    (Role.DISPATCHER, Status.DISPATCHED): {"dispatch", "edit", "cancel", "comment"},
     (Role.DISPATCHER, Status.RESOLVED): {"callback", "close", "comment"},
     (Role.DISPATCHER, Status.CLOSED): {"comment"},
-    (Role.SUPERVISOR, Status.DISPATCHED): {"dispatch", "escalate", "change_urgency", "cancel", "comment"},
-    (Role.SUPERVISOR, Status.RETURNED): {"dispatch", "escalate", "change_urgency", "cancel", "comment"},
+    (Role.SUPERVISOR, Status.DISPATCHED): {"dispatch", "escalate", "change_urgency", "edit", "cancel", "comment"},
+    (Role.SUPERVISOR, Status.RETURNED): {"dispatch", "escalate", "change_urgency", "edit", "cancel", "comment"},
     (Role.DEPUTY, Status.DISPATCHED): {"comment"},
 }
 
@@ -792,9 +792,9 @@ def test_awaiting_callback_lists_the_newest_resolved_first_in_pages(client, town
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from cases.views import lists
+    from cases.views import intake
 
-    monkeypatch.setattr(lists, "LIST_PAGE", 3)
+    monkeypatch.setattr(intake, "PAGE_ROWS", 3)
     dora = town.user(Role.DISPATCHER)
     made = [factories.make_case(grid=town.a1, actor=dora, state=Status.RESOLVED, now=T0 + dt.timedelta(days=k))
             for k in (0, 2, 1, 3)]  # resolved on T0, T0+2d, T0+1d, T0+3d
@@ -804,15 +804,15 @@ def test_awaiting_callback_lists_the_newest_resolved_first_in_pages(client, town
         """(case ids listed, the section's HTML, queries the page took)."""
         with CaptureQueriesContext(connection) as queries:
             html = client.get(f"/intake/{query}").content.decode()
-        section = html.split('data-testid="to-call"')[1]
+        section = html.split('data-testid="to-call"')[1].split("</section>")[0]
         return [int(pk) for pk in re.findall(r'data-case="(\d+)"', section)], section, len(queries)
 
     first, section, queries = to_call()
     assert first == [made[3].pk, made[1].pk, made[2].pk]
-    assert '<span class="count">4</span>' in section and 'href="?call_page=2#to-call"' in section
-    second, section, _queries = to_call("?call_page=2")
-    assert second == [made[0].pk] and 'href="?call_page=1#to-call"' in section
-    assert to_call("?call_page=99")[0] == [made[0].pk]  # out of range: the last page
+    assert '<span class="count">4</span>' in section
+    following = re.search(r'href="\?([^"]*call_cursor=[^"#]*)#to-call" rel="next"', section).group(1)
+    second, section, _queries = to_call("?" + following.replace("&amp;", "&"))
+    assert second == [made[0].pk] and 'rel="next"' not in section and 'rel="first"' in section
     for k in range(4, 10):  # more cases waiting: the same number of queries
         factories.make_case(grid=town.a1, actor=dora, state=Status.RESOLVED, now=T0 + dt.timedelta(days=k))
     assert to_call()[2] == queries

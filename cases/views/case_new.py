@@ -14,7 +14,7 @@ from grids.models import Cadre, Grid, Visit
 from grids.scope import request_now, request_scope
 
 from .. import forms, rules, services
-from ..choices import Source
+from ..choices import Source, Status
 from ..models import Category
 from ..pages import apply_errors, int_or_404, page
 
@@ -77,7 +77,8 @@ def case_new(request):
                 initial.update(grid=own.pk, village=own.village_id)
         form = forms.CaseForm(initial=initial, scope=scope, visit=visit)
         status = 200
-    return page(request, "cases/case_form.html", {"form": form, "visit": visit, "categories": category_tree()},
+    return page(request, "cases/case_form.html", {"form": form, "visit": visit, "categories": category_tree(),
+                                                  "status_choices": Status.choices},
                 status=status)
 
 

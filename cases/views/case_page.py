@@ -11,20 +11,22 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from grids.models import Cadre, Grid
 from grids.scope import request_now, request_scope
 
 from .. import forms, rules, services
 from ..api.serializers import deadline_state
-from ..choices import Action, Satisfaction, Status
+from ..choices import OPEN_STATES, Action, Satisfaction, Status
+from ..desk.editing import edit_case
 from ..models import Case, CaseEvent
 from ..pages import apply_errors, page, safe_next
 from .workbench import countdown
@@ -90,9 +92,29 @@ ACTIONS: list[ActionSpec] = [
     ActionSpec("cancel", gettext_lazy("撤销"), forms.CancelForm, services.ALLOWED_FROM["cancel"], style="danger",
                run=lambda c, d, a, n: services.cancel(c, actor=a, reason=d["reason"], duplicate_of=d["duplicate_of"],
                                                       exclude=d["exclude"], now=n)),
+    ActionSpec("edit", gettext_lazy("更正诉求信息"), forms.EditForm, tuple(OPEN_STATES),
+               run=lambda c, d, a, n: edit_case(c, actor=a, changes=d["_changes"], note=d["note"], now=n)),
     ActionSpec("comment", gettext_lazy("备注"), forms.RequiredNoteForm, services.ALLOWED_FROM["comment"],
                run=lambda c, d, a, n: services.comment(c, actor=a, note=d["note"], now=n)),
 ]
+
+
+def next_step(case, names: set[str]) -> str | None:
+    """The action ``case`` now waits for, among ``names`` (what this user may do now), or None: the page
+    opens it (issue 16 §5). A pending extension waits for its approval; then by state — to dispatch,
+    accept, contact, resolve; resolved: the callback until a valid one, then reopen (unsatisfied or
+    unsolved) or close."""
+    if case.extension_requested_until is not None and "approve_extension" in names:
+        return "approve_extension"
+    by_state = {
+        Status.RECEIVED: ["dispatch"], Status.RETURNED: ["dispatch"], Status.DISPATCHED: ["accept"],
+        Status.ACCEPTED: ["respond"], Status.RESPONDED: ["resolve"],
+        Status.RESOLVED: ["callback", "reopen", "close"],
+    }
+    for name in by_state.get(case.status, []):
+        if name in names:
+            return name
+    return None
 ACTION_BY_NAME = {spec.name: spec for spec in ACTIONS}
 
 
@@ -112,7 +134,16 @@ def _make_form(spec: ActionSpec, case, scope, data=None, next_url=""):
         initial["urgency"] = case.urgency
     if spec.form is forms.ExtendForm and case.resolve_due_at:
         initial["until"] = forms.local_input(case.resolve_due_at + dt.timedelta(days=3))
+    if spec.form is forms.EditForm:
+        initial.update(category=case.category_id, kind=case.kind, urgency=case.urgency, title=case.title,
+                       address=case.address, lng=case.lng, lat=case.lat)
     form = spec.form(data, initial=initial, prefix=spec.name, **kwargs)
+    if spec.form is forms.ExtendForm and case.resolve_due_at:
+        latest = services.latest_extension_until(case)
+        form.fields["until"].widget.attrs.update(min=forms.local_input(case.resolve_due_at),
+                                                 max=forms.local_input(latest))
+        form.fields["until"].help_text = _("最晚可延至 %(latest)s。") % {
+            "latest": timezone.localtime(latest).strftime("%Y-%m-%d %H:%M")}
     return form
 
 
@@ -165,9 +196,13 @@ def _case_context(request, case, *, bound: dict | None = None) -> dict:
         category_path.insert(0, node.name)
         node = node.parent
     phone = case.complainant_phone if rules.sees_full_phone(scope) else rules.mask_phone(case.complainant_phone)
+    names = {spec.name for spec, _form in actions}
     return {"case": case, "actions": actions, "timeline": timeline, "deadlines": deadlines,
             "countdown": countdown(case, now), "category_path": category_path, "phone": phone,
-            "open_action": next(iter(bound), None)}
+            "may_reveal": rules.may_reveal_phone(scope, case), "next_step": next_step(case, names),
+            "open_action": next(iter(bound), None) or next_step(case, names),
+            "attachments": list(case.attachments.order_by("uploaded_at", "id")),
+            "attach_form": forms.AttachmentForm() if rules.can(scope, "attach", case) else None}
 
 
 @login_required
@@ -203,13 +238,19 @@ def case_act(request, pk: int, action: str):
             with transaction.atomic():
                 current = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
                 if current.status != data["seen"]:
+                    last = current.events.exclude(to_status=F("from_status")).order_by("-at", "-id").first()
+                    if last is not None and last.actor_id == request.user.pk:  # the same user, another tab
+                        message = _("您已在其他窗口处理过诉求 %(number)s（现为“%(status)s”）。")
+                    else:
+                        message = _("诉求 %(number)s 已被他人更改（现为“%(status)s”）。")
                     raise services.TransitionNotAllowed(
-                        _("诉求 %(number)s 已被他人更改（现为“%(status)s”）。")
-                        % {"number": current.number, "status": current.get_status_display()}, code="changed")
+                        message % {"number": current.number, "status": current.get_status_display()}, code="changed")
                 if current.status not in spec.states or not spec.when(current):
                     raise services.TransitionNotAllowed(
                         _("诉求 %(number)s 当前状态为“%(status)s”，不能执行“%(action)s”。")
                         % {"number": current.number, "status": current.get_status_display(), "action": spec.label})
+                if isinstance(form, forms.EditForm):
+                    data["_changes"] = form.changes()
                 spec.run(current, data, request.user, now)
         except services.TransitionNotAllowed as exc:
             messages.warning(request, _("操作未执行：%(detail)s 下面是诉求的当前状态。") % {"detail": exc.detail})
@@ -223,3 +264,63 @@ def case_act(request, pk: int, action: str):
     context = _case_context(request, case, bound={action: form})
     return page(request, "cases/case_detail.html", context, status=400)
 
+
+
+@login_required
+@require_POST
+def case_reveal_phone(request, pk: int):
+    """``POST /cases/<id>/reveal-phone/``: the case page with the complainant's phone shown whole, for the
+    case's handler or its grid's leader (an audited ``phone_revealed`` event; others 403)."""
+    from ..desk.phone import reveal_phone
+
+    scope, now = request_scope(request), request_now(request)
+    case = _case_in_scope(request, pk)
+    try:
+        number = reveal_phone(case, actor=request.user, scope=scope, now=now)
+    except PermissionDenied:
+        raise
+    context = _case_context(request, case)
+    context.update(phone=number, revealed=True, may_reveal=False)
+    return page(request, "cases/case_detail.html", context)
+
+
+@login_required
+@require_POST
+def case_attach(request, pk: int):
+    """``POST /cases/<id>/attachments/``: upload a photo or file (``cases.attachments``); errors as a
+    message, then back to the case page."""
+    from .. import attachments
+
+    scope, now = request_scope(request), request_now(request)
+    case = _case_in_scope(request, pk)
+    if not rules.can(scope, "attach", case):
+        raise PermissionDenied(rules.denial_detail("attach"))
+    form = forms.AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            attachments.attach_to_case(case, form.cleaned_data["file"], kind=form.cleaned_data["kind"],
+                                       actor=request.user, use_location=form.cleaned_data["use_location"], now=now)
+        except ValidationError as exc:
+            messages.warning(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("已上传附件。"))
+    else:
+        messages.warning(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect(reverse("web:case-detail", args=[case.pk]) + "#attachments")
+
+
+@login_required
+def case_print(request, pk: int):
+    """``/cases/<id>/print/``: the printable work order (派单单) of a case in scope, A4, Chinese: the demand,
+    the place, the handler, the deadlines, the dispatch note and room for the handling record. The phone is
+    shown as the case page shows it to this user."""
+    scope, now = request_scope(request), request_now(request)
+    case = _case_in_scope(request, pk)
+    dispatch_event = case.events.filter(action=Action.DISPATCHED).order_by("-at", "-id").first()
+    phone = case.complainant_phone if rules.sees_full_phone(scope) else rules.mask_phone(case.complainant_phone)
+    category_path, node = [], case.category
+    while node is not None:
+        category_path.insert(0, node.name)
+        node = node.parent
+    return page(request, "cases/case_print.html", {"case": case, "phone": phone, "dispatch": dispatch_event,
+                                                   "category_path": category_path, "printed_at": now})

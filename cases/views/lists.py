@@ -1,23 +1,20 @@
-"""Case lists (issue 6 §6, §7): the case list in scope with its filters, and the dispatcher's intake queue."""
+"""Case lists (issue 6 §6): the case list in scope with its filters (the intake queues: ``intake.py``)."""
 from __future__ import annotations
 
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import F, Q
+from django.db.models import Q
 
-from grids.choices import Role
 from grids.models import Grid, Village
 from grids.scope import request_scope
 
-from ..choices import OPEN_STATES, Satisfaction, Status
+from ..choices import OPEN_STATES, Status
 from ..models import Case
 from ..pages import date_or_none, int_or_none, page
 from ..selectors import day_start
 
-INTAKE_LIMIT = 200
 LIST_PAGE = 50
 
 
@@ -59,25 +56,3 @@ def case_list(request):
         "village": Village.objects.filter(pk=village).first() if village else None,
         "start": start, "end": end, "query": query.urlencode(),
     })
-
-
-@login_required
-def intake(request):
-    """The dispatcher's queue: cases received or returned (to dispatch), oldest first (the first
-    :data:`INTAKE_LIMIT`), and resolved cases waiting for their callback (回访), newest resolved first in pages
-    of :data:`LIST_PAGE` (``?call_page=N``; a page out of range shows the last). A fixed number of
-    queries, whatever the queue's length."""
-    scope = request_scope(request)
-    if not scope.has(Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN):
-        raise PermissionDenied
-    base = scope.cases(Case.objects.select_related("village", "grid", "category"))
-    to_dispatch = base.filter(status__in=(Status.RECEIVED, Status.RETURNED)).order_by("received_at", "pk")
-    to_call = (base.filter(status=Status.RESOLVED)
-               .filter(Q(satisfaction="") | Q(satisfaction=Satisfaction.UNREACHABLE))
-               .order_by(F("resolved_at").desc(nulls_last=True), "-pk"))
-    call_page = Paginator(to_call, LIST_PAGE).get_page(request.GET.get("call_page"))
-    return page(request, "cases/intake.html", {
-        "to_dispatch": to_dispatch[:INTAKE_LIMIT], "to_dispatch_count": to_dispatch.count(),
-        "to_call": call_page.object_list, "to_call_count": call_page.paginator.count, "call_page": call_page,
-    })
-

@@ -98,18 +98,19 @@
     function apply(keepSelection) {
       var v = village && village.value;
       var q = search ? search.value.trim().toLowerCase() : "";
-      var firstVisible = null;
+      var visible = [];
       Array.prototype.forEach.call(grid.options, function (o) {
         if (!o.value) { return; }
         var show = (!v || o.getAttribute("data-village") === v) &&
           (!q || (o.getAttribute("data-search") || o.textContent).toLowerCase().indexOf(q) !== -1);
         o.hidden = !show; o.disabled = !show;
-        if (show && !firstVisible) { firstVisible = o; }
+        if (show) { visible.push(o); }
       });
+      // Never choose a grid for the user (issue 16 §4): a choice the filter hides is cleared, and only a
+      // search typed down to a single grid picks that one.
       var sel = grid.options[grid.selectedIndex];
-      if (!sel || !sel.value || sel.hidden) {
-        if (!keepSelection || (sel && sel.hidden)) { grid.value = firstVisible ? firstVisible.value : ""; }
-      }
+      if (sel && sel.value && sel.hidden) { grid.value = ""; }
+      if (!keepSelection && q && visible.length === 1) { grid.value = visible[0].value; }
     }
     if (village) { village.addEventListener("change", function () { apply(false); }); }
     if (search) { search.addEventListener("input", function () { apply(false); }); }
@@ -132,5 +133,53 @@
   if (spot && spotResult) {
     var sync = function () { spotResult.hidden = !spot.checked; };
     spot.addEventListener("change", sync); sync();
+  }
+  /* Queues: a header checkbox ticks every row of its table (issue 16 build 3). */
+  Array.prototype.forEach.call(document.querySelectorAll("input[data-check-all]"), function (all) {
+    all.addEventListener("change", function () {
+      var table = all.closest("table");
+      Array.prototype.forEach.call(table.querySelectorAll("tbody input[type=checkbox]"), function (box) {
+        box.checked = all.checked;
+      });
+    });
+  });
+
+  /* Log a case: the caller's earlier cases as the phone or name is typed (issue 16 build 1). */
+  var history = document.querySelector("[data-caller-history]");
+  if (history && window.fetch) {
+    var phone = document.getElementById("id_complainant_phone");
+    var name = document.getElementById("id_complainant_name");
+    var timer = null, last = "";
+    var esc = function (t) { var d = document.createElement("div"); d.textContent = t == null ? "" : String(t); return d.innerHTML; };
+    var render = function (data) {
+      var rows = data.by_phone.map(function (c) { return [c, history.dataset.samePhone]; })
+        .concat(data.by_name.map(function (c) { return [c, history.dataset.sameName]; }));
+      if (!rows.length) { history.hidden = true; return; }
+      var html = "<h3>" + esc(history.dataset.title) + "</h3><p class='small'>" +
+        esc(history.dataset.summary.replace("%(phone)s", data.by_phone_total).replace("%(name)s", data.by_name_total)
+          .replace("%(open)s", data.open_total)) + "</p><ul>";
+      rows.forEach(function (pair) {
+        var c = pair[0];
+        html += "<li data-history-case='" + c.id + "'><a href='/cases/" + c.id + "/' target='_blank' rel='noopener'>" +
+          esc(c.number) + "</a> " + esc(c.title) + " · " + esc(c.village_name) + " · <span class='badge status-" +
+          esc(c.status) + "'>" + esc(history.dataset["status" + c.status] || c.status) + "</span> · " +
+          esc((c.received_at || "").slice(0, 10)) + " <span class='muted small'>" + esc(pair[1]) + "</span></li>";
+      });
+      history.innerHTML = html + "</ul>";
+      history.hidden = false;
+    };
+    var look = function () {
+      var query = "phone=" + encodeURIComponent(phone ? phone.value : "") + "&name=" + encodeURIComponent(name ? name.value : "");
+      if (query === last) { return; }
+      last = query;
+      fetch("/api/v1/cases/caller-history/?" + query, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data) { render(data); } })
+        .catch(function () {});
+    };
+    var later = function () { clearTimeout(timer); timer = setTimeout(look, 350); };
+    if (phone) { phone.addEventListener("input", later); }
+    if (name) { name.addEventListener("input", later); }
+    later();
   }
 })();

@@ -1,0 +1,229 @@
+"""Issue 16 in the pages (server side): the intake queues with filters, keyset paging and bulk actions; the
+case page opening the step the case waits for (§5), the phone reveal (§6), the bounded extension shown
+with old and new deadline (§2), editing at intake, attachments, the printable work order, the form's
+idempotency token (§7), no grid chosen for the user (§4), and "changed in your other tab" (§8)."""
+import datetime as dt
+import io
+import re
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from cases import services
+from cases.choices import Action, Satisfaction, Status
+from cases.models import Case, CaseEvent
+from grids.choices import Role
+
+from . import factories
+
+SH = dt.timezone(dt.timedelta(hours=8))
+T0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
+H, D = dt.timedelta(hours=1), dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def town(django_db_setup, django_db_blocker):
+    with factories.seeded_town(django_db_blocker) as town:
+        yield town
+
+
+def login(client, town, role):
+    client.force_login(town.user(role))
+    return client
+
+
+def make(town, state, grid=None, **kw):
+    return factories.make_case(grid=grid or town.a1, actor=town.user(Role.DISPATCHER), state=state, now=T0, **kw)
+
+
+def opened(html: str) -> list[str]:
+    """The actions the case page puts forward: a <details> open, or a one-button action marked next."""
+    return (re.findall(r'<details class="action[^"]*" id="act-[a-z_]+" data-action="([a-z_]+)" open', html)
+            + re.findall(r'<form [^>]*class="inline-action next" id="act-[a-z_]+" data-action="([a-z_]+)" data-next', html))
+
+
+def listed(html: str, testid: str) -> list[int]:
+    section = html.split(f'data-testid="{testid}"')[1].split("</section>")[0]
+    return [int(pk) for pk in re.findall(r'data-case="(\d+)"', section)]
+
+
+# --- §5: the page opens the step the case waits for, for the role looking ---------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "state", "extension", "expected"), [
+    (Role.SUPERVISOR, Status.DISPATCHED, True, ["approve_extension"]),  # came to approve, not to reassign
+    (Role.DISPATCHER, Status.DISPATCHED, False, []),  # after dispatching: nothing waits for the dispatcher
+    (Role.DISPATCHER, Status.RECEIVED, False, ["dispatch"]),
+    (Role.GRID_LEADER, Status.DISPATCHED, False, ["accept"]),
+    (Role.GRID_LEADER, Status.ACCEPTED, False, ["respond"]),
+    (Role.DISPATCHER, Status.RESOLVED, False, ["callback"]),
+    (Role.DISPATCHER, Status.CLOSED, False, []),
+])
+def test_the_case_page_opens_the_step_the_case_waits_for(client, town, role, state, extension, expected):
+    case = make(town, state, extension_pending=extension)
+    html = login(client, town, role).get(f"/cases/{case.pk}/").content.decode()
+    assert opened(html) == expected
+
+
+@pytest.mark.django_db
+def test_after_a_satisfied_callback_close_is_open(client, town):
+    case = make(town, Status.RESOLVED)
+    services.callback(case, actor=town.user(Role.DISPATCHER), contacted=True, solved=True,
+                      satisfaction=Satisfaction.SATISFIED, now=T0 + H)
+    html = login(client, town, Role.DISPATCHER).get(f"/cases/{case.pk}/").content.decode()
+    assert opened(html) == ["close"]
+
+
+# --- §2: the approver sees old and new deadline; the request is bounded ------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_approver_sees_the_current_and_the_requested_deadline_with_years(client, town):
+    case = make(town, Status.DISPATCHED, extension_pending=True)  # asks for resolve due + 1 day
+    with time_machine.travel(dt.datetime(2026, 1, 5, 9, 0, tzinfo=SH), tick=False):  # another year: years shown
+        html = login(client, town, Role.SUPERVISOR).get(f"/cases/{case.pk}/").content.decode()
+    block = html.split('data-testid="extension-approve_extension"')[1].split("</dl>")[0]
+    assert "2025-04-14 09:00" in block and "2025-04-15 09:00" in block
+    with time_machine.travel(T0 + H, tick=False):  # the same year: month and day only
+        html = client.get(f"/cases/{case.pk}/").content.decode()
+    block = html.split('data-testid="extension-approve_extension"')[1].split("</dl>")[0]
+    assert "04-14 09:00" in block and "2025-04-14" not in block
+
+
+@pytest.mark.django_db
+def test_the_extension_form_names_the_latest_date(client, town):
+    case = make(town, Status.DISPATCHED)
+    with time_machine.travel(T0 + H, tick=False):
+        html = login(client, town, Role.GRID_LEADER).get(f"/cases/{case.pk}/").content.decode()
+        refused = client.post(f"/cases/{case.pk}/do/extend/", {"extend-seen": "dispatched",
+                                                               "extend-until": "2099-01-01T00:00",
+                                                               "extend-reason": "等待"})
+    assert 'max="2025-04-29T09:00"' in html and "最晚可延至 2025-04-29 09:00。" in html
+    assert refused.status_code == 400
+    assert "延期时间不能晚于 2025-04-29 09:00（当前办结时限后至多15天）。" in refused.content.decode()
+
+
+# --- §6: one tap reveals the phone to the handler ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_handler_taps_to_reveal_and_others_see_no_button(client, town):
+    case = make(town, Status.DISPATCHED)
+    html = login(client, town, Role.GRID_LEADER).get(f"/cases/{case.pk}/").content.decode()
+    assert "138****5678" in html and 'data-testid="reveal-phone"' in html
+    shown = client.post(f"/cases/{case.pk}/reveal-phone/").content.decode()
+    assert 'href="tel:13812345678"' in shown
+    assert CaseEvent.objects.filter(case=case, action=Action.PHONE_REVEALED).count() == 1
+    other = login(client, town, Role.VILLAGE_LEADER).get(f"/cases/{case.pk}/").content.decode()
+    assert 'data-testid="reveal-phone"' not in other
+    assert client.post(f"/cases/{case.pk}/reveal-phone/").status_code == 403
+
+
+# --- §8: the same user's other tab -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_change_made_in_my_other_tab_is_not_someone_elses(client, town):
+    case = make(town, Status.RECEIVED)
+    login(client, town, Role.DISPATCHER)
+    first = client.post(f"/cases/{case.pk}/do/dispatch/", {"dispatch-seen": "received", "dispatch-grid": town.a1.pk},
+                        follow=True)
+    assert first.status_code == 200
+    again = client.post(f"/cases/{case.pk}/do/cancel/", {"cancel-seen": "received", "cancel-reason": "重复"},
+                        follow=True).content.decode()
+    assert "您已在其他窗口处理过诉求" in again and "已被他人更改" not in again
+
+
+# --- Build 2: edit on the case page --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_dispatcher_corrects_the_title_and_address_on_the_case_page(client, town):
+    case = make(town, Status.RECEIVED, title="路灯", address="村口")
+    login(client, town, Role.DISPATCHER)
+    answer = client.post(f"/cases/{case.pk}/do/edit/", {
+        "edit-seen": "received", "edit-kind": case.kind, "edit-urgency": case.urgency, "edit-title": "村口路灯不亮",
+        "edit-address": "村口东侧", "edit-category": "", "edit-lng": "", "edit-lat": "", "edit-note": "更正"})
+    assert answer.status_code == 302
+    event = CaseEvent.objects.get(case=case, action=Action.EDITED)
+    assert event.data["changes"] == {"title": {"old": "路灯", "new": "村口路灯不亮"},
+                                     "address": {"old": "村口", "new": "村口东侧"}}
+
+
+# --- Build 3: the queues ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_intake_filters_and_bulk_dispatch(client, town):
+    a = make(town, Status.RECEIVED, urgency="emergency")
+    b = make(town, Status.RECEIVED)
+    other = make(town, Status.RECEIVED, grid=town.b1)
+    login(client, town, Role.DISPATCHER)
+    html = client.get("/intake/", {"village": town.a.pk, "urgency": "emergency"}).content.decode()
+    assert listed(html, "to-dispatch") == [a.pk]
+    html = client.get("/intake/", {"village": town.a.pk, "sort": "-received_at"}).content.decode()
+    assert set(listed(html, "to-dispatch")) >= {a.pk, b.pk} and other.pk not in listed(html, "to-dispatch")
+    done = client.post("/intake/bulk/", {"action": "dispatch", "grid": town.a2.pk, "ids": [a.pk, b.pk],
+                                         "next": "/intake/"}, follow=True).content.decode()
+    assert "已完成 2 件。" in done
+    assert set(Case.objects.filter(pk__in=[a.pk, b.pk]).values_list("status", "grid")) == {("dispatched", town.a2.pk)}
+    refused = client.post("/intake/bulk/", {"action": "dispatch", "ids": [other.pk], "next": "/intake/"},
+                          follow=True).content.decode()
+    assert "批量操作未执行：请选择微网格。" in refused
+    assert login(client, town, Role.GRID_LEADER).post("/intake/bulk/", {"action": "close", "ids": [a.pk]}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_imported_history_stays_out_of_the_callback_queue_unless_asked(client, town):
+    live = make(town, Status.RESOLVED)
+    old = make(town, Status.RESOLVED)
+    Case.objects.filter(pk=old.pk).update(imported=True)
+    login(client, town, Role.DISPATCHER)
+    default = listed(client.get("/intake/").content.decode(), "to-call")
+    everything = listed(client.get("/intake/", {"imported": "all"}).content.decode(), "to-call")
+    assert live.pk in default and old.pk not in default and old.pk in everything
+
+
+# --- §4 and §7 on the log-a-case form ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_form_chooses_no_grid_and_carries_a_token(client, town):
+    html = login(client, town, Role.DISPATCHER).get("/cases/new/").content.decode()
+    select = html.split('name="grid"')[1].split("</select>")[0]
+    assert not re.search(r'value="\d+"[^>]* selected', select)  # nothing chosen for the dispatcher
+    assert "不指定（进入受理队列，由指挥中心派单）" in select
+    assert re.search(r'name="idempotency_key" value="[0-9a-f]{32}"', html)
+    assert 'data-testid="caller-history"' in html
+
+
+# --- Build 4 and 7: attachments and the printable work order ----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_photo_uploaded_on_the_case_page_shows_as_a_thumbnail(client, town):
+    case = make(town, Status.DISPATCHED)
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "blue").save(out, format="PNG")
+    login(client, town, Role.GRID_LEADER)
+    answer = client.post(f"/cases/{case.pk}/attachments/", {"file": SimpleUploadedFile("现场.png", out.getvalue()),
+                                                            "kind": "before"})
+    assert answer.status_code == 302
+    html = client.get(f"/cases/{case.pk}/").content.decode()
+    att = case.attachments.get()
+    assert f'src="/api/v1/attachments/{att.pk}/thumbnail/"' in html
+    bad = client.post(f"/cases/{case.pk}/attachments/", {"file": SimpleUploadedFile("x.svg", b"<svg/>"),
+                                                         "kind": "file"}, follow=True).content.decode()
+    assert "不支持的文件类型" in bad
+
+
+@pytest.mark.django_db
+def test_the_work_order_prints_the_case(client, town):
+    case = make(town, Status.DISPATCHED, title="井盖丢失")
+    html = login(client, town, Role.GRID_LEADER).get(f"/cases/{case.pk}/print/").content.decode()
+    assert "西集镇接诉即办派单单" in html and case.number in html and "井盖丢失" in html
+    assert "138****5678" in html  # the grid leader's print keeps the mask
+    assert login(client, town, Role.GRID_LEADER).get(f"/cases/{make(town, Status.DISPATCHED, grid=town.b1).pk}/print/").status_code == 404
