@@ -1,9 +1,11 @@
 """Filters of the cases API lists (issue 5 §3): several statuses, ``<relation>_id`` filters, ``overdue``,
 time windows, a ``q`` search, and ordering by ``received_at`` / ``resolve_due_at``."""
 import django_filters as df
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
 
+from grids import geo
 from grids.filtersets import IdFilter, SearchFilter, UTCDateTimeFilter
 from grids.scope import request_now
 
@@ -40,6 +42,13 @@ class CaseFilterSet(df.FilterSet):
     village_id = IdFilter(field_name="village_id")
     grid_id = IdFilter(field_name="grid_id")
     handler_id = IdFilter(field_name="handler_id", help_text="Cases handled by this cadre.")
+    bbox = df.CharFilter(
+        method="filter_bbox",
+        help_text="Only cases placed inside `min_lng,min_lat,max_lng,max_lat` (WGS-84 degrees; `bbox_crs=gcj02|bd09` "
+                  "for a box read off an AMap/Tencent or Baidu map). Cases without a place are left out.",
+    )
+    bbox_crs = df.ChoiceFilter(choices=[("wgs84", "WGS-84"), ("gcj02", "GCJ-02"), ("bd09", "BD-09")],
+                               method="filter_noop", help_text="The coordinate system of `bbox` (default wgs84).")
     overdue = df.BooleanFilter(
         method="filter_overdue",
         help_text="true: open cases past a deadline they have not met (at the request's time); false: the others.",
@@ -114,6 +123,17 @@ class CaseFilterSet(df.FilterSet):
             return queryset.filter(satisfaction=Satisfaction.UNREACHABLE)
         if value == "valid":
             return queryset.exclude(satisfaction="").exclude(satisfaction=Satisfaction.UNREACHABLE)
+        return queryset
+
+    def filter_bbox(self, queryset, name, value):
+        try:
+            box = geo.wgs84_bbox(geo.parse_bbox(value), src=self.data.get("bbox_crs") or geo.WGS84)
+        except ValueError as exc:
+            raise ValidationError({"bbox": [str(exc)]}) from None
+        min_lng, min_lat, max_lng, max_lat = box
+        return queryset.filter(lng__gte=min_lng, lng__lte=max_lng, lat__gte=min_lat, lat__lte=max_lat)
+
+    def filter_noop(self, queryset, name, value):
         return queryset
 
     def filter_overdue(self, queryset, name, value):

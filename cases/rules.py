@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "comment": frozenset(Role.values),  # anyone with the case in scope
     "edit": _COMMAND_CENTRE,  # correct category, kind, urgency, title, address, place (issue 16 build 2)
     "attach": frozenset(Role.values),  # add a photo or file (issue 16 build 4); anyone with the case in scope
+    "place": _HANDLERS | _COMMAND_CENTRE,  # set the case's place on the map or from the phone (issue 14)
 }
 
 #: Roles that see complainant phone numbers whole (DESIGN §10); everyone else sees them masked.

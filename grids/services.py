@@ -11,6 +11,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from . import geo
 from .choices import CadreLevel, Role
 from .models import Cadre, Grid, Town, Village, VillageAssignment
 
@@ -53,6 +54,23 @@ def ensure_role_groups() -> dict[str, Group]:
 
 def _decimal_or_none(text: str):
     return Decimal(text) if text and text.strip() else None
+
+
+#: The coordinate system of ``seeds/town.csv`` and ``seeds/villages.csv``. The project's shared data notes
+#: that its file does not say; the upstream data set it comes from (Vonng/adcode, README "数据说明") states
+#: that all its points are GCJ-02 (its boundaries and centres come from AMap's district API). So they are
+#: read as GCJ-02 and stored as WGS-84 (issue 14: coordinates are stored in WGS-84; ``grids.geo``); read as
+#: WGS-84 they would sit 300–700 m off on a WGS-84 or CGCS2000 map such as Tianditu.
+SEED_COORDINATE_SYSTEM = geo.GCJ02
+
+
+def _seed_point(row: dict) -> dict:
+    """``{"lng", "lat"}`` of a seed row as WGS-84 Decimals (6 places, about 0.1 m), or both None."""
+    lng, lat = _decimal_or_none(row["lng"]), _decimal_or_none(row["lat"])
+    if lng is None or lat is None:
+        return {"lng": None, "lat": None}
+    wlng, wlat = geo.convert(float(lng), float(lat), src=SEED_COORDINATE_SYSTEM, dst=geo.WGS84)
+    return {"lng": Decimal(f"{wlng:.6f}"), "lat": Decimal(f"{wlat:.6f}")}
 
 
 @dataclass
@@ -128,8 +146,7 @@ def seed_xiji(*, demo: bool = False, seeds_dir: Path = SEEDS_DIR) -> SeedReport:
         defaults={
             "name": town_row["name"],
             "district": town_row["district"],
-            "lng": _decimal_or_none(town_row["lng"]),
-            "lat": _decimal_or_none(town_row["lat"]),
+            **_seed_point(town_row),
         },
     )
 
@@ -143,8 +160,7 @@ def seed_xiji(*, demo: bool = False, seeds_dir: Path = SEEDS_DIR) -> SeedReport:
                 "name": row["name"],
                 "kind": row["kind"],
                 "urban_rural_code": row["urban_rural_code_2016"],
-                "lng": _decimal_or_none(row["lng"]),
-                "lat": _decimal_or_none(row["lat"]),
+                **_seed_point(row),
             },
         )
         villages.append(village)

@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from .channels import MyChannelViewSet
 from .desk import AttachmentViewSet, CallbackQueueView, IntakeQueueView
+from .geo import CaseGeoJSONView, CasePlaceView
 from .stats import OverdueView, RatesView
 from .views import CaseViewSet, CategoryViewSet, NotificationViewSet, SlaPolicyViewSet
 
@@ -16,6 +17,8 @@ router.register("attachments", AttachmentViewSet, basename="attachment")
 router.register("me/channels", MyChannelViewSet, basename="my-channel")
 
 urlpatterns = [
+    path("cases/geojson/", CaseGeoJSONView.as_view(), name="case-geojson"),  # before cases/{pk}/
+    path("cases/<int:pk>/place/", CasePlaceView.as_view(), name="case-place"),
     *router.urls,
     path("stats/rates/", RatesView.as_view(), name="stats-rates"),
     path("stats/overdue/", OverdueView.as_view(), name="stats-overdue"),

@@ -1,6 +1,8 @@
 """Routes of the grid registry's API (mounted under ``/api/v1/`` by ``xiji_grid/api_urls.py``)."""
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .geo import VillageGeoJSONView
 from .views import AssignmentViewSet, CadreViewSet, GridViewSet, VillageViewSet
 from .visits import VisitViewSet
 
@@ -11,4 +13,7 @@ router.register("cadres", CadreViewSet, basename="cadre")
 router.register("assignments", AssignmentViewSet, basename="assignment")
 router.register("visits", VisitViewSet, basename="visit")  # weekly visits (issue 7)
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("villages/geojson/", VillageGeoJSONView.as_view(), name="village-geojson"),  # before villages/{pk}/
+    *router.urls,
+]

@@ -194,6 +194,15 @@ NOTIFY_FOLLOW_UP_MAX_SECONDS = env.int("NOTIFY_FOLLOW_UP_MAX_SECONDS", default=9
 # Keys: dingtalk, wecombot, feishu, lark (cases.channels.sending); path and query stay the vendor's.
 NOTIFY_VENDOR_BASE_URLS = env.json("NOTIFY_VENDOR_BASE_URLS", default={})
 
+# Maps (issue 14): the tile layer of the pages' maps, and the most cases one GeoJSON answer carries.
+# MAP_TILES: "tianditu" (needs MAP_TIANDITU_KEY; CGCS2000 ≈ WGS-84), "amap" (GCJ-02), "none" (points over a
+# plain background), or a URL template of an intranet tile server ({z}/{x}/{y}) with MAP_TILES_CRS its system.
+MAP_TILES = env("MAP_TILES", default="amap")
+MAP_TILES_CRS = env("MAP_TILES_CRS", default="wgs84")  # only for a URL template
+MAP_TIANDITU_KEY = env("MAP_TIANDITU_KEY", default="")
+MAP_TILES_ATTRIBUTION = env("MAP_TILES_ATTRIBUTION", default="")
+MAP_MAX_FEATURES = env.int("MAP_MAX_FEATURES", default=5000)
+
 # Celery (xiji_grid/celery.py reads every CELERY_* name below).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_FOLDER = Path(env("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
