@@ -17,24 +17,51 @@ import json
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import Expression, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import rules, services
-from ..choices import Satisfaction, Status, Urgency
+from ..choices import Satisfaction, Status
 from ..models import Case
+from ..models.case import WAITING_STATES, urgency_rank_expression
 
 #: Rows per page by default, and the most a client may ask for.
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 #: The most cases one bulk action takes.
 BULK_MAX = 200
-#: Urgency, most pressing first (the ``urgency`` sort).
-URGENCY_RANK = {Urgency.EMERGENCY: 0, Urgency.UTILITIES: 1, Urgency.COMPLEX: 2, Urgency.GENERAL: 3}
 _FAR = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
-TO_DISPATCH = (Status.RECEIVED, Status.RETURNED)
+TO_DISPATCH = WAITING_STATES
+
+
+class RowAfter(Expression):
+    """``(e1, e2, …) > (v1, v2, …)`` (``<`` when descending): SQL row comparison, which PostgreSQL serves
+    with a range scan of an index on the same expressions — the form of keyset paging that stays fast
+    however deep the page (an ``OR`` of the same condition would not use the index)."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, expressions, values, *, descending: bool):
+        super().__init__()
+        self.expressions, self.values, self.descending = list(expressions), list(values), descending
+
+    def get_source_expressions(self):
+        return self.expressions
+
+    def set_source_expressions(self, exprs):
+        self.expressions = list(exprs)
+
+    def as_sql(self, compiler, connection):
+        parts, params = [], []
+        for expression in self.expressions:
+            sql, more = compiler.compile(expression)
+            parts.append(sql)
+            params.extend(more)
+        marks = ", ".join(["%s"] * len(self.values))
+        return f"({', '.join(parts)}) {'<' if self.descending else '>'} ({marks})", [*params, *self.values]
 
 
 class BadQuery(ValueError):
@@ -70,9 +97,11 @@ class QueuePage:
     next_cursor: str | None
     total: int
     sort: str
+    total_capped: bool = False  # the total was counted only up to ``count_cap`` ("10,000+")
 
 
 #: Sorts of each queue: name → list of (expression alias, descending?). Every sort ends with the id.
+#: Each sort runs in one direction throughout, so a page boundary is one row comparison (:class:`RowAfter`).
 SORTS = {
     "intake": {
         "received_at": [("received_at", False)], "-received_at": [("received_at", True)],
@@ -80,21 +109,23 @@ SORTS = {
         "deadline": [("deadline_key", False)],
     },
     "callback": {
-        "-resolved_at": [("resolved_key", True)], "resolved_at": [("resolved_key", False)],
-        "received_at": [("received_at", False)], "urgency": [("urgency_rank", False), ("resolved_key", True)],
+        "-resolved_at": [("resolved_at", True)], "resolved_at": [("resolved_at", False)],
+        "received_at": [("received_at", False)], "urgency": [("urgency_rank", False), ("resolved_at", False)],
     },
 }
 DEFAULT_SORT = {"intake": "received_at", "callback": "-resolved_at"}
 
 
-def _annotate(qs):
-    return qs.annotate(
-        urgency_rank=models.Case(*[models.When(urgency=u, then=Value(r)) for u, r in URGENCY_RANK.items()],
-                                 default=Value(9), output_field=models.IntegerField()),
+def _annotate(qs, keys):
+    """Annotate only the sort expressions ``keys`` uses (an unused CASE costs a computation per row)."""
+    aliases = {alias for alias, _desc in keys}
+    extra = {}
+    if "urgency_rank" in aliases:
+        extra["urgency_rank"] = urgency_rank_expression()  # the indexed expression (case_waiting_urgency)
+    if "deadline_key" in aliases:
         # The deadline a waiting case works against: respond, else resolve; none yet sorts last.
-        deadline_key=Coalesce(F("respond_due_at"), F("resolve_due_at"), Value(_FAR)),
-        resolved_key=Coalesce(F("resolved_at"), Value(_FAR)),
-    )
+        extra["deadline_key"] = Coalesce(F("respond_due_at"), F("resolve_due_at"), Value(_FAR))
+    return qs.annotate(**extra) if extra else qs
 
 
 def _filtered(qs, filters: QueueFilters, now: dt.datetime):
@@ -125,8 +156,7 @@ def intake_cases(scope):
 
 def callback_cases(scope):
     """Resolved cases in ``scope`` without a valid callback (none yet, or the complainant unreachable)."""
-    return scope.cases(Case.objects.filter(status=Status.RESOLVED)
-                       .filter(Q(satisfaction="") | Q(satisfaction=Satisfaction.UNREACHABLE)))
+    return scope.cases(Case.objects.filter(status=Status.RESOLVED, satisfaction__in=["", Satisfaction.UNREACHABLE]))
 
 
 def encode_cursor(values: list) -> str:
@@ -168,21 +198,28 @@ def _after(keys: list[tuple[str, bool]], values: list) -> Q:
 
 def queue_page(kind: str, scope, *, filters: QueueFilters = QueueFilters(), sort: str | None = None,
                cursor: str | None = None, limit: int = PAGE_SIZE, now: dt.datetime | None = None,
-               with_total: bool = True) -> QueuePage:
+               with_total: bool = True, count_cap: int | None = None) -> QueuePage:
     """One page of the ``intake`` or ``callback`` queue of ``scope``. ``sort``: a key of :data:`SORTS`
     (default :data:`DEFAULT_SORT`); ``cursor``: ``next_cursor`` of the previous page; ``limit`` ≤
-    :data:`MAX_PAGE_SIZE`. Three queries (rows, and the total when ``with_total``). Raises BadQuery."""
+    :data:`MAX_PAGE_SIZE`. Two queries (rows, and the total when ``with_total``; with ``count_cap`` the
+    total is counted up to that many rows and ``total_capped`` says whether there are more). Raises BadQuery."""
     now = now or timezone.now()
     sort = sort or DEFAULT_SORT[kind]
     if sort not in SORTS[kind]:
         raise BadQuery("sort", _("排序方式无效：%(sort)s。") % {"sort": sort})
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     base = intake_cases(scope) if kind == "intake" else callback_cases(scope)
-    qs = _annotate(_filtered(base, filters, now))
+    filtered = _filtered(base, filters, now)
     keys = SORTS[kind][sort] + [("pk", SORTS[kind][sort][-1][1])]
+    qs = _annotate(filtered, keys)
     if cursor:
         kinds = ["int" if alias in ("urgency_rank", "pk") else "dt" for alias, _desc in keys]
-        qs_page = qs.filter(_after(keys, decode_cursor(cursor, kinds)))
+        values = decode_cursor(cursor, kinds)
+        directions = {desc for _alias, desc in keys}
+        if len(directions) == 1:
+            qs_page = qs.filter(RowAfter([F(alias) for alias, _d in keys], values, descending=directions.pop()))
+        else:
+            qs_page = qs.filter(_after(keys, values))
     else:
         qs_page = qs
     order = [F(alias).desc() if desc else F(alias).asc() for alias, desc in keys]
@@ -190,8 +227,17 @@ def queue_page(kind: str, scope, *, filters: QueueFilters = QueueFilters(), sort
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor([getattr(rows[-1], alias) for alias, _d in keys]) if more and rows else None
-    total = qs.count() if with_total else -1
-    return QueuePage(rows=rows, next_cursor=next_cursor, total=total, sort=sort)
+    capped = False
+    if not with_total:
+        total = -1
+    elif count_cap:
+        # Counting stops after count_cap + 1 rows: a page needs "more than 10,000", not the exact figure.
+        total = filtered.order_by()[:count_cap + 1].count()
+        capped = total > count_cap
+        total = min(total, count_cap)
+    else:
+        total = filtered.count()
+    return QueuePage(rows=rows, next_cursor=next_cursor, total=total, sort=sort, total_capped=capped)
 
 
 # --- Bulk actions ---------------------------------------------------------------------------------------

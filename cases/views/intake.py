@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -21,6 +23,8 @@ from ..pages import int_or_none, page, safe_next
 
 #: Rows per page of each queue on the page.
 PAGE_ROWS = 50
+#: The page counts each queue up to this many rows and shows "10000+" beyond (the API counts exactly).
+COUNT_CAP = 10_000
 COMMAND_CENTRE = (Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -49,10 +53,11 @@ def _queue(request, kind, scope, now, *, sort_param, cursor_param, imported_defa
         sort = None
     try:
         result = queues.queue_page(kind, scope, filters=filters, sort=sort, cursor=params.get(cursor_param) or None,
-                                   limit=PAGE_ROWS, now=now)
+                                   limit=PAGE_ROWS, now=now, count_cap=COUNT_CAP)
     except queues.BadQuery:
         messages.warning(request, _("翻页链接已失效，已回到第一页。"))
-        result = queues.queue_page(kind, scope, filters=filters, sort=sort, limit=PAGE_ROWS, now=now)
+        result = queues.queue_page(kind, scope, filters=filters, sort=sort, limit=PAGE_ROWS, now=now,
+                                   count_cap=COUNT_CAP)
     query = params.copy()
     query.pop(cursor_param, None)
     next_query = None
@@ -64,6 +69,11 @@ def _queue(request, kind, scope, now, *, sort_param, cursor_param, imported_defa
     return {"page": result, "next_query": next_query,
             "first_query": "?" + first.urlencode() if params.get(cursor_param) else None,
             "sorts": list(queues.SORTS[kind]), "filters": filters}
+
+
+def _short(name: str) -> str:
+    """A village's short name as ``Village.short_name`` gives it (without 村委会/居委会)."""
+    return Village(name=name).short_name
 
 
 @login_required
@@ -81,10 +91,15 @@ def intake(request):
                       imported_default="all")
     callback = _queue(request, "callback", scope, now, sort_param="call_sort", cursor_param="call_cursor",
                       imported_default="live")
+    chosen_village = str(request.GET.get("village") or "")
+    villages = format_html_join("", '<option value="{}"{}>{}</option>', (
+        (pk, mark_safe(" selected") if str(pk) == chosen_village else "", _short(name))
+        for pk, name in Village.objects.order_by("code").values_list("pk", "name")))
+    grids = format_html_join("", '<option value="{}">{}·{}（{}）</option>', (
+        (pk, _short(village), name, code)
+        for pk, name, code, village in Grid.objects.order_by("code").values_list("pk", "name", "code", "village__name")))
     return page(request, "cases/intake.html", {
-        "dispatch": dispatch, "callback": callback,
-        "villages": Village.objects.order_by("code").only("pk", "name", "code"),
-        "grids": Grid.objects.select_related("village").order_by("code").only("pk", "name", "code", "village__name"),
+        "dispatch": dispatch, "callback": callback, "village_options": villages, "grid_options": grids,
         "sources": Source.choices, "urgencies": Urgency.choices, "params": request.GET,
         "chosen_sources": set(request.GET.getlist("source")), "chosen_urgencies": set(request.GET.getlist("urgency")),
         "here": request.get_full_path(),
