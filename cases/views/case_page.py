@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from grids.models import Cadre, Grid
 from grids.scope import request_now, request_scope
 
-from .. import forms, rules, services
+from .. import forms, maps, rules, services
 from ..api.serializers import deadline_state
 from ..choices import OPEN_STATES, Action, Satisfaction, Status
 from ..desk.editing import edit_case
@@ -202,7 +202,17 @@ def _case_context(request, case, *, bound: dict | None = None) -> dict:
             "may_reveal": rules.may_reveal_phone(scope, case), "next_step": next_step(case, names),
             "open_action": next(iter(bound), None) or next_step(case, names),
             "attachments": list(case.attachments.order_by("uploaded_at", "id")),
-            "attach_form": forms.AttachmentForm() if rules.can(scope, "attach", case) else None}
+            "attach_form": forms.AttachmentForm() if rules.can(scope, "attach", case) else None,
+            "map": _map(scope, case)}
+
+
+def _map(scope, case) -> dict:
+    """The case page's map (issue 14): the case's own pin, the village points, and place picking (tap or
+    the phone's location) for whoever may set its place while it is open."""
+    may_place = case.is_open and rules.can(scope, "place", case)
+    point = (case.lng, case.lat) if case.lng is not None and case.lat is not None else None
+    return maps.map_context(cases_query=None, point=point,
+                            pick_url=reverse("api:case-place", args=[case.pk]) if may_place else None)
 
 
 @login_required

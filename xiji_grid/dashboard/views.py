@@ -7,7 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from cases import rules, selectors
+from cases import maps, rules, selectors
+from cases.choices import OPEN_STATES
 from cases.models import Case
 from cases.pages import display, page, period_from_request, presets
 from grids.choices import Role
@@ -53,6 +54,8 @@ def dashboard(request):
         "presets": [(label, s.isoformat() if s else "", e.isoformat() if e else "")
                     for label, s, e in presets(local_today(now))],
         "query": encoded, "here": request.get_full_path(), "period_moved": moved,
+        # the map (issue 14): open cases in scope (overdue ones red) and the village points
+        "map": maps.map_context(cases_query="&".join(f"status={s}" for s in OPEN_STATES)),
     }
     if scope.town_wide:
         context.update(coverage_and_stations(now, start, end, stats_scope))
