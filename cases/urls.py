@@ -3,7 +3,7 @@ composes from every app's page URLs; mounted at the site root."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import case_new, case_page, intake, lists, notifications, start, workbench
+from .views import case_new, case_page, channels, intake, lists, notifications, start, workbench
 
 urlpatterns = [
     path("", start.home, name="home"),
@@ -22,6 +22,9 @@ urlpatterns = [
     path("cases/<int:pk>/attachments/", case_page.case_attach, name="case-attach"),
     path("cases/<int:pk>/print/", case_page.case_print, name="case-print"),
     path("notifications/", notifications.notifications, name="notifications"),
+    path("notifications/channels/", channels.channels, name="channels"),
+    path("notifications/channels/add/", channels.channel_add, name="channel-add"),
+    path("notifications/channels/<int:pk>/", channels.channel_change, name="channel-change"),
     path("notifications/<int:pk>/read/", notifications.notification_read, name="notification-read"),
     path("notifications/read-all/", notifications.notifications_read_all, name="notifications-read-all"),
 ]

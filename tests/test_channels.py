@@ -457,3 +457,39 @@ def test_an_admin_adds_a_group_chat_and_reads_the_delivery_log(people, stand_in,
         s.escalate(case, actor=people["sam"], note="请加快", now=T0 + dt.timedelta(hours=1))
     page = client.get("/admin/cases/deliveryattempt/").content.decode()
     assert "wecombot://…" in page and "500" in page and SAM_WECOM not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_channel_settings_page_adds_tests_and_never_shows_a_url(people, stand_in):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(people["carol"])
+    page = client.get("/notifications/channels/")
+    assert page.status_code == 200 and "c***@example.cn" in page.content.decode()
+    added = client.post("/notifications/channels/add/", {
+        "url": f"https://oapi.dingtalk.com/robot/send?access_token={VILLAGE_DING}8", "label": "我的钉钉",
+        "kinds": ["resolve_breach", "escalated"]}, follow=True)
+    text = added.content.decode()
+    assert "已添加渠道" in text and f"dingtalk://…{VILLAGE_DING[-3:]}8" in text and VILLAGE_DING not in text
+    channel = NotificationChannel.objects.get(user=people["carol"], label="我的钉钉")
+    assert channel.kinds == ["escalated", "resolve_breach"]
+    refused = client.post("/notifications/channels/add/", {"url": "nosuchscheme://x"}, follow=True)
+    assert "无法识别的渠道地址" in refused.content.decode()
+
+    tested = client.post(f"/notifications/channels/{channel.pk}/", {"op": "test"}, follow=True)
+    assert "测试消息已发送" in tested.content.decode()
+    assert stand_in.to(VILLAGE_DING + "8")[0].body["text"]["content"].startswith("西集网格测试消息")
+    client.post(f"/notifications/channels/{channel.pk}/", {"op": "kinds"})
+    channel.refresh_from_db()
+    assert channel.kinds == []
+    client.post(f"/notifications/channels/{channel.pk}/", {"op": "disable"})
+    channel.refresh_from_db()
+    assert channel.enabled is False
+    bobs = NotificationChannel.objects.filter(user=people["bob"]).first()
+    assert client.post(f"/notifications/channels/{bobs.pk}/", {"op": "delete"}).status_code == 404
+    client.post(f"/notifications/channels/{channel.pk}/", {"op": "delete"})
+    assert not NotificationChannel.objects.filter(pk=channel.pk).exists()
+    email = NotificationChannel.objects.get(user=people["carol"], service="account-email")
+    client.post(f"/notifications/channels/{email.pk}/", {"op": "delete"})
+    assert NotificationChannel.objects.filter(pk=email.pk).exists()  # the account e-mail is switched off, not deleted

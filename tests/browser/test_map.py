@@ -98,3 +98,27 @@ def test_a_grid_leader_places_a_case_by_tapping_the_map(browser, live_server, to
     s.shot("map-case")
     assert s.errors == []
     s.context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(MAP_TILES="amap")
+def test_a_grid_leader_places_a_case_from_the_phones_location(browser, live_server, town):
+    """The browser reports WGS-84; the page sends it as such and the case stores it unchanged (to 1e-6°),
+    while the pin is drawn in the AMap tiles' GCJ-02."""
+    _overdue, _fresh, unplaced = placed_cases(town)
+    s = Session(browser, live_server.url, PHONE)
+    blocked(s)
+    s.context.grant_permissions(["geolocation"])
+    s.context.set_geolocation({"longitude": 116.871234, "latitude": 39.805678, "accuracy": 8})
+    s.login(town.user(Role.GRID_LEADER).username)
+    page = s.go(f"/cases/{unplaced.pk}/")
+    with page.expect_navigation():  # saved, then the page reloads with the pin
+        page.locator("[data-pick='gps']").click()
+    unplaced.refresh_from_db()
+    assert (unplaced.lng, unplaced.lat) == (Decimal("116.871234"), Decimal("39.805678"))
+    config = page.evaluate("JSON.parse(document.getElementById('case-map-config').textContent)")
+    gcj = geo.wgs84_to_gcj02(116.871234, 39.805678)
+    assert config["crs"] == "gcj02" and config["point"] == [round(gcj[0], 6), round(gcj[1], 6)]
+    assert Case.objects.get(pk=unplaced.pk).events.filter(action="edited", note="手机定位（精度约 8 米）").count() == 1
+    assert s.errors == []
+    s.context.close()
