@@ -3,11 +3,13 @@ composes from every app's page URLs; mounted at the site root."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from grids.auth import LoginForm
+
 from .views import case_new, case_page, channels, intake, lists, notifications, start, workbench
 
 urlpatterns = [
     path("", start.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html",
+    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html", authentication_form=LoginForm,
                                                 redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="web:login"), name="logout"),
     path("no-role/", start.no_role, name="no-role"),

@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Cadre, Grid, Town, Village, VillageAssignment, Visit
+from .models import Cadre, Grid, LoginFailure, Town, Village, VillageAssignment, Visit
 from .visits import rotate_calendar_token
 
 
@@ -93,4 +93,20 @@ class VisitAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LoginFailure)
+class LoginFailureAdmin(admin.ModelAdmin):
+    """Failed logins (grids.auth): read-only audit; no password is ever stored."""
+
+    list_display = ["at", "username", "user", "address", "way", "locked"]
+    list_filter = ["way", "locked"]
+    search_fields = ["username", "address"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class GridsConfig(AppConfig):
     name = "grids"
     verbose_name = _("网格")
+
+    def ready(self):
+        from . import auth  # noqa: F401 - connects the failed-login audit (user_login_failed)

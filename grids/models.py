@@ -213,3 +213,43 @@ class Visit(models.Model):
 
     def __str__(self):
         return f"{self.cadre} → {self.village} {self.iso_week}"
+
+
+class LoginAttemptWindow(models.Model):
+    """The failed-login counter of one client address and username when no Redis cache is configured
+    (``grids.throttle``, database store): ``count`` attempts in the window that ends at ``ends_at``.
+    ``key`` is a digest of address and username (neither is stored here)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    ends_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("登录计数窗口")
+        verbose_name_plural = _("登录计数窗口")
+
+    def __str__(self):
+        return f"{self.key}: {self.count}"
+
+
+class LoginFailure(models.Model):
+    """Audit of one failed login (issue 16.1): who was tried, from where, when, through which way in,
+    and whether the throttle refused it without checking the password. The password is never stored."""
+
+    at = models.DateTimeField(_("时间"), db_index=True)
+    username = models.CharField(_("用户名"), max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("用户"),
+    )
+    address = models.GenericIPAddressField(_("地址"), null=True, blank=True)
+    way = models.CharField(_("入口"), max_length=8)  # web, admin, api
+    locked = models.BooleanField(_("已锁定"), default=False)
+
+    class Meta:
+        verbose_name = _("登录失败记录")
+        verbose_name_plural = _("登录失败记录")
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.address}"

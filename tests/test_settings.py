@@ -58,7 +58,10 @@ REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 @pytest.mark.parametrize(("cache_url", "broker_url", "expected"), [
     ("redis://cache.internal:6379/2", "redis://broker.internal:6379/0", f"{REDIS_CACHE} redis://cache.internal:6379/2"),
     ("", "redis://broker.internal:6379/0", f"{REDIS_CACHE} redis://broker.internal:6379/0"),
-    ("", "filesystem://", "django.core.cache.backends.locmem.LocMemCache -"),
+    ("", "redis+socket:///run/redis/redis.sock", f"{REDIS_CACHE} unix:///run/redis/redis.sock"),
+    # No Redis: a file cache every process of the host shares (never a per-process memory cache).
+    ("", "filesystem://", "django.core.cache.backends.filebased.FileBasedCache "
+                          f"{Path(os.environ.get('XIJI_VAR_DIR', ROOT / 'var')) / 'cache'}"),
 ])
 def test_production_cache_is_redis_when_a_redis_url_is_given(cache_url, broker_url, expected):
     code = "from django.conf import settings as s; c = s.CACHES['default']; print(c['BACKEND'], c.get('LOCATION') or '-')"

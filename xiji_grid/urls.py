@@ -4,11 +4,13 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from grids.auth import AdminLoginForm
 from xiji_grid import health
 
 # The admin's header and <title> carry the product name (西集网格 / Xiji Grid), not "Django 管理".
 admin.site.site_header = _("西集网格")
 admin.site.site_title = _("西集网格")
+admin.site.login_form = AdminLoginForm  # the shared failed-login throttle's lockout message (grids.auth)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),  # liveness, no login (xiji_grid/health.py)

@@ -205,6 +205,44 @@ MAP_MAX_FEATURES = env.int("MAP_MAX_FEATURES", default=5000)
 
 # Celery (xiji_grid/celery.py reads every CELERY_* name below).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+
+
+def _redis_cache_url(explicit: str, broker_url: str) -> str | None:
+    """The Redis URL of the shared cache: ``explicit`` (``REDIS_CACHE_URL``) when set, else ``broker_url``
+    (``CELERY_BROKER_URL``) when it is a ``redis://``, ``rediss://`` or ``redis+socket://`` URL, else None."""
+    if explicit.strip():
+        return explicit.strip()
+    if broker_url.startswith(("redis://", "rediss://")):
+        return broker_url
+    if broker_url.startswith("redis+socket://"):  # kombu's spelling of a unix socket; redis-py says unix://
+        return "unix://" + broker_url[len("redis+socket://"):]
+    return None
+
+
+# The cache is shared by every process (gunicorn workers, Celery workers, commands): it holds the engine
+# watch's slot and, with Redis, the failed-login counters (grids.throttle). Redis when a Redis URL is known;
+# otherwise a file cache under var/cache, which every process of one host shares (README command 1 runs web,
+# worker and beat as separate processes: a per-process memory cache would count and watch per process).
+_CACHE_URL = _redis_cache_url(env.str("REDIS_CACHE_URL", default=""), CELERY_BROKER_URL)
+if _CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="xiji-grid"),  # apart from Celery's keys
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+# Failed-login throttle (grids.throttle): where the counters live — "auto" (Redis cache if configured, else a
+# database row per address and username), "cache" or "database". The rate is LOGIN_FAILURES_RATE below.
+LOGIN_THROTTLE_STORE = env.str("LOGIN_THROTTLE_STORE", default="auto")
+AUTHENTICATION_BACKENDS = ["grids.auth.ThrottledModelBackend"]
 CELERY_BROKER_FOLDER = Path(env("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -327,7 +365,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "EXCEPTION_HANDLER": "cases.api.errors.exception_handler",
-    # Failed logins per client address and username (grids.api.auth); kept in the default cache.
+    # Login attempts per client address and username, every way in (grids.throttle): web, admin, API token.
     "DEFAULT_THROTTLE_RATES": {"login_failures": env("LOGIN_FAILURES_RATE", default="5/min")},
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),  # proxies in front of us: X-Forwarded-For to trust
     "URL_FORMAT_OVERRIDE": "format",  # ?format=csv|xlsx on the statistics endpoints

@@ -2,7 +2,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, env
+from .base import env
 
 
 def _required(name: str) -> str:
@@ -31,27 +31,3 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
-
-
-def _redis_cache_url(explicit: str, broker_url: str) -> str | None:
-    """The Redis URL of the shared cache: ``explicit`` (``REDIS_CACHE_URL``) when set, else ``broker_url``
-    (``CELERY_BROKER_URL``) when it is a ``redis://`` or ``rediss://`` URL, else None (no Redis cache)."""
-    if explicit.strip():
-        return explicit.strip()
-    if broker_url.startswith(("redis://", "rediss://")):
-        return broker_url
-    return None
-
-
-# The cache holds the failed-login throttle (grids.api.auth): it must be shared by every gunicorn worker and
-# host, so production keeps it in Redis (Django's built-in backend, redis-py). Without a Redis URL Django's
-# per-process memory cache remains, and each worker counts failed logins on its own.
-_CACHE_URL = _redis_cache_url(env.str("REDIS_CACHE_URL", default=""), CELERY_BROKER_URL)
-if _CACHE_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": _CACHE_URL,
-            "KEY_PREFIX": "xiji-grid",  # apart from Celery's keys when the broker's database is shared
-        }
-    }

@@ -36,3 +36,7 @@ NOTIFY_ALLOWED_SCHEMAS = ["wecombot", "dingtalk", "feishu", "lark"]
 NOTIFY_VENDOR_BASE_URLS = env.json("NOTIFY_VENDOR_BASE_URLS", default={
     schema: "http://127.0.0.1:9" for schema in ("dingtalk", "wecombot", "feishu", "lark")})
 NOTIFY_CHANNEL_KEYS = ["dGVzdHMtb25seS1ub3QtYS1zZWNyZXQtMDAwMDAwMDA="]  # Fernet key for tests only
+
+# A cache key prefix of this run alone: the Redis cache outlives the run, and the failed-login counters of
+# one run must not lock out the personas of the next.
+CACHES["default"]["KEY_PREFIX"] = f"xiji-test-{os.getpid()}"  # noqa: F405
