@@ -259,8 +259,17 @@ class PeriodForm(forms.Form):
     scope = forms.ChoiceField(label=_("口径"), required=False,
                               choices=[("assessed", _("考核口径")), ("all", _("全口径"))])
 
+    #: The dates a period may name (pages): wider makes no sense for a township's cases, and the month series
+    #: and local-midnight arithmetic of far years (0001-01-01, 9999-12-31) overflow or take minutes.
+    FIRST_DAY, LAST_DAY = dt.date(1990, 1, 1), dt.date(2099, 12, 31)
+
     def clean(self):
         data = super().clean()
+        for name in ("start", "end"):
+            if data.get(name) and not self.FIRST_DAY <= data[name] <= self.LAST_DAY:
+                self.add_error(name, _("日期须在 %(first)s 至 %(last)s 之间。") % {
+                    "first": self.FIRST_DAY.isoformat(), "last": self.LAST_DAY.isoformat()})
+                data[name] = None
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             self.add_error("end", _("结束日期不能早于开始日期。"))
         data["scope"] = data.get("scope") or "assessed"

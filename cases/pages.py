@@ -161,11 +161,15 @@ def int_or_none(value):
 
 
 def date_or_none(value):
-    """An ISO date (``2025-04-07``) as a date, None when empty or malformed."""
+    """An ISO date (``2025-04-07``) as a date, None when empty, malformed or outside the dates a period may
+    name (``PeriodForm.FIRST_DAY`` … ``LAST_DAY``: far years overflowed the local-midnight arithmetic)."""
+    from .forms import PeriodForm
+
     try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
+        day = dt.date.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
         return None
+    return day if day is None or PeriodForm.FIRST_DAY <= day <= PeriodForm.LAST_DAY else None
 
 
 def apply_errors(form, exc: ValidationError) -> None:

@@ -81,3 +81,36 @@ class ReplicaReadsMiddleware:
                 with statistics_reads():
                     return self.get_response(request)
         return self.get_response(request)
+
+
+class RejectNulMiddleware:
+    """Answer 400 when the path, a query parameter or a form field holds a NUL character (``%00``), before
+    any view runs: PostgreSQL cannot store or compare text with NUL, and ``?q=a%00`` answered 500 (issue 18.2).
+
+    API paths (``/api/``) get ``{"code": "nul_character", "detail": …}``; pages a short Chinese text.
+    JSON bodies are checked by the API's parser (``grids.api.parsers.StrictJSONParser``).
+    """
+
+    message = "请求中含有不允许的空字符（%00），请删除后重试。"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._has_nul(request):
+            from django.http import HttpResponseBadRequest, JsonResponse
+
+            if request.path.startswith("/api/"):
+                return JsonResponse({"code": "nul_character", "detail": self.message}, status=400)
+            return HttpResponseBadRequest(self.message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request) -> bool:
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return True
+        if any("\x00" in k or any("\x00" in v for v in vs) for k, vs in request.GET.lists()):
+            return True
+        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+            return any("\x00" in k or any("\x00" in v for v in vs) for k, vs in request.POST.lists())
+        return False

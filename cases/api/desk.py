@@ -15,7 +15,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,6 +24,7 @@ from cases.choices import AttachmentKind, CaseKind, Source, Urgency
 from cases.desk import editing, history, phone, queues
 from cases.models import Attachment, Case, Category
 from grids.api.base import ScopedMixin, error_responses
+from grids.api.parsers import StrictJSONParser
 from grids.models import Grid
 
 from .errors import Forbidden
@@ -320,7 +321,7 @@ class CaseDeskMixin:
                    responses={200: AttachmentSerializer(many=True), 201: AttachmentSerializer,
                               **error_responses(400, 401, 403, 404)})
     @action(detail=True, methods=["get", "post"], url_path="attachments", filter_backends=[],
-            pagination_class=None, parser_classes=[MultiPartParser, FormParser, JSONParser])
+            pagination_class=None, parser_classes=[MultiPartParser, FormParser, StrictJSONParser])
     def attachments(self, request, pk=None):
         from cases import attachments as store
 

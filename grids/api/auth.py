@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from grids import throttle
 
 from .base import error_responses
+from .parsers import StrictJSONParser
 
 
 class LoginLockedOut(exceptions.Throttled):
@@ -37,7 +38,7 @@ class ObtainTokenView(APIView):
     authentication_classes = ()
     permission_classes = ()
     throttle_classes = ()
-    parser_classes = (parsers.JSONParser, parsers.FormParser, parsers.MultiPartParser)
+    parser_classes = (StrictJSONParser, parsers.FormParser, parsers.MultiPartParser)
     renderer_classes = (renderers.JSONRenderer,)
     serializer_class = AuthTokenSerializer
 

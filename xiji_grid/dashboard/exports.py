@@ -2,17 +2,14 @@
 the same period and scope, as CSV (UTF-8 with BOM, for Excel) or XLSX."""
 from __future__ import annotations
 
-import csv
-import io
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from cases import selectors
+from cases import exports, selectors
 from cases.models import Case
 from cases.pages import int_or_404, period_from_request, stats_cases
 from grids.models import Village
@@ -63,7 +60,10 @@ def dashboard_export(request, table: str, fmt: str):
     scope, now = request_scope(request), request_now(request)
     if not scope.has(*DASHBOARD_ROLES):
         raise PermissionDenied
-    _form, start, end, stats_scope, _moved = period_from_request(request, scope)
+    form, start, end, stats_scope, _moved = period_from_request(request, scope)
+    if form.errors:  # a refused period is no "everything": say why
+        reasons = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        return HttpResponseBadRequest(reasons, content_type="text/plain; charset=utf-8")
     kw = {"start": start, "end": end, "scope": stats_scope, "now": now}
     columns = RATE_EXPORT
     if table == "overdue":
@@ -87,25 +87,11 @@ def dashboard_export(request, table: str, fmt: str):
     name = f"{table}_{start or 'all'}_{end or 'all'}_{stats_scope}"
     headers = [str(label) for _key, label in columns]
     values = [[_export_value(row.get(key)) for key, _label in columns] for row in rows]
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(headers)
-        writer.writerows(values)
-        response = HttpResponse(("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
+    if fmt == "csv":  # the one export path of pages and API (cases.exports): formulas neutralised
+        response = HttpResponse(exports.csv_bytes(headers, values), content_type="text/csv; charset=utf-8")
     else:
-        from openpyxl import Workbook
-
-        book = Workbook()
-        sheet = book.active
-        sheet.title = table
-        sheet.append(headers)
-        for line in values:
-            sheet.append(line)
-        out = io.BytesIO()
-        book.save(out)
-        response = HttpResponse(
-            out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response = HttpResponse(exports.xlsx_bytes(headers, values, sheet_name=table),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 

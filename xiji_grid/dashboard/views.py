@@ -59,7 +59,8 @@ def dashboard(request):
     }
     if scope.town_wide:
         context.update(coverage_and_stations(now, start, end, stats_scope))
-    return page(request, "dashboard/dashboard.html", context)
+    # A period the form refuses (a malformed or far-off date) answers 400 with the form's reason shown.
+    return page(request, "dashboard/dashboard.html", context, status=400 if form.errors else 200)
 
 
 @login_required

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "xiji_grid.middleware.RejectNulMiddleware",  # ?q=%00 and the kind: 400, never a database error
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "xiji_grid.middleware.ChosenLanguageMiddleware",
@@ -161,6 +162,8 @@ ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_THUMBNAIL_PX = env.int("ATTACHMENT_THUMBNAIL_PX", default=320)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"  # never served directly: attachments go through their scoped view
+
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)  # nesting of objects/arrays in an API body
 
 # Heartbeat of the deadline engine (cases.heartbeat): alert dispatchers and admins when no sweep has finished
 # for SWEEP_STALE_AFTER_SECONDS, or a due case waits more than SWEEP_DUE_GRACE_SECONDS past its check time.
@@ -359,6 +362,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON too deep (API_JSON_MAX_DEPTH) or holding NUL answers 400 (grids.api.parsers).
+    "DEFAULT_PARSER_CLASSES": ["grids.api.parsers.StrictJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "grids.api.base.Pagination",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

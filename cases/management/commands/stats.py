@@ -1,4 +1,3 @@
-import csv
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
@@ -76,46 +75,18 @@ class Command(BaseCommand):
 
     @staticmethod
     def _csv(rows, fh):
-        writer = csv.writer(fh)
-        writer.writerow([heading for _, heading in COLUMNS])
-        for row in rows:
-            writer.writerow(["" if row[k] is None else (f"{row[k]:.4f}" if isinstance(row[k], float) else row[k])
-                             for k, _ in COLUMNS])
+        from cases.exports import csv_bytes
+
+        body = [["" if row[k] is None else (f"{row[k]:.4f}" if isinstance(row[k], float) else row[k])
+                 for k, _ in COLUMNS] for row in rows]
+        fh.write(csv_bytes([heading for _, heading in COLUMNS], body).decode("utf-8").lstrip("\ufeff"))
 
     @staticmethod
     def _xlsx(rows, path):
-        from openpyxl import Workbook
+        from cases.exports import xlsx_bytes
 
-        book = Workbook()
-        sheet = book.active
-        sheet.title = "statistics"
-        sheet.append([heading for _, heading in COLUMNS])
-        for row in rows:
-            sheet.append([row[k] for k, _ in COLUMNS])
-        for index, (key, _) in enumerate(COLUMNS, start=1):
-            if key in RATES or key == "composite_score":
-                for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                    cell.number_format = "0.0%" if key in RATES else "0.00"
-        book.save(path)
-
-    @staticmethod
-    def _table(rows) -> str:
-        def show(key, value):
-            if value is None:
-                return "—"
-            if key in RATES:
-                return f"{value * 100:.1f}%"
-            if isinstance(value, float):
-                return f"{value:.2f}"
-            return str(value)
-
-        cells = [[heading for _, heading in TABLE]] + [[show(k, row[k]) for k, _ in TABLE] for row in rows]
-        widths = [max(_width(line[i]) for line in cells) for i in range(len(TABLE))]
-        lines = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(line, widths, strict=True)).rstrip()
-                 for line in cells]
-        return "\n".join(lines)
-
-
-def _width(text: str) -> int:
-    """Display width: CJK characters take two columns."""
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+        formats = {i: "0.0%" if key in RATES else "0.00" for i, (key, _) in enumerate(COLUMNS)
+                   if key in RATES or key == "composite_score"}
+        with open(path, "wb") as fh:
+            fh.write(xlsx_bytes([heading for _, heading in COLUMNS], [[row[k] for k, _ in COLUMNS] for row in rows],
+                                sheet_name="statistics", number_formats=formats))
