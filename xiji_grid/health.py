@@ -88,3 +88,14 @@ def readyz(request):
         except Exception as exc:  # noqa: BLE001
             body["engine"] = {"error": type(exc).__name__}
     return JsonResponse(body, status=200 if ok else 503)
+
+
+def not_found(request, exception=None):
+    """``handler404``: under ``/api/`` a JSON ``{"code": "not_found", "detail"}`` like every other API error
+    (a path that matches no route — ``/api/v1/visits/abc/`` — answered Django's HTML page, which the schema
+    does not promise); elsewhere the friendly page of ``templates/404.html``."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": "未找到。"}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

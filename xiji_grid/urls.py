@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from grids.auth import AdminLoginForm
-from xiji_grid import health
+from xiji_grid import health, metrics_view
 
 # The admin's header and <title> carry the product name (西集网格 / Xiji Grid), not "Django 管理".
 admin.site.site_header = _("西集网格")
@@ -15,6 +15,7 @@ admin.site.login_form = AdminLoginForm  # the shared failed-login throttle's loc
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),  # liveness, no login (xiji_grid/health.py)
     path("readyz", health.readyz, name="readyz"),  # readiness: database, migrations, broker, cache
+    path("metrics", metrics_view.metrics, name="metrics"),  # Prometheus, token or admin (xiji_grid/metrics_view.py)
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("xiji_grid.api_urls")),
@@ -23,3 +24,5 @@ urlpatterns = [
     path("", include("grids.urls")),  # /calendar/<token>.ics
     path("", include("xiji_grid.web_urls")),  # the web pages of every app (namespace ``web``)
 ]
+
+handler404 = "xiji_grid.health.not_found"  # JSON under /api/, the friendly page elsewhere

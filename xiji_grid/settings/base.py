@@ -163,6 +163,8 @@ ATTACHMENT_THUMBNAIL_PX = env.int("ATTACHMENT_THUMBNAIL_PX", default=320)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"  # never served directly: attachments go through their scoped view
 
+# Prometheus endpoint /metrics (xiji_grid/metrics_view.py): the bearer token a scraper sends; empty: admins only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)  # nesting of objects/arrays in an API body
 
 # Heartbeat of the deadline engine (cases.heartbeat): alert dispatchers and admins when no sweep has finished
