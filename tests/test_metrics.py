@@ -85,3 +85,23 @@ def test_a_page_path_that_matches_nothing_keeps_the_friendly_page(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_blank_enum_answers_are_allowed_by_the_schema(client):
+    """A case without callback answers ``satisfaction: ""``, an event without previous state ``from_status: ""``,
+    a category without default ``default_urgency: ""``: the schema must allow "" for each (issue 19.5)."""
+    town = factories.build_town()
+    case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.RECEIVED)
+    headers = town.auth(Role.ADMIN)
+    assert client.get(f"/api/v1/cases/{case.pk}/", **headers).json()["satisfaction"] == ""
+    assert client.get(f"/api/v1/cases/{case.pk}/events/", **headers).json()["results"][0]["from_status"] == ""
+    schema = client.get("/api/schema/?format=json").json()["components"]["schemas"]
+
+    def allows_blank(prop):
+        refs = [alt["$ref"].rsplit("/", 1)[-1] for alt in prop.get("oneOf", [])]
+        return any(schema[r].get("enum") == [""] for r in refs)
+
+    assert allows_blank(schema["Case"]["properties"]["satisfaction"])
+    assert allows_blank(schema["CaseEvent"]["properties"]["from_status"])
+    assert allows_blank(schema["Category"]["properties"]["default_urgency"])

@@ -22,6 +22,14 @@ REASON_MAX = 500
 # --- Reading a case -------------------------------------------------------------------------------------
 
 
+def blank_or_choice(choices, **kwargs) -> serializers.ChoiceField:
+    """A read-only choice field whose value may also be ``""`` (a blank model field: no callback yet, no
+    previous state, no default urgency). Declared explicitly because the field ModelSerializer builds for a
+    read-only blank choice field loses ``allow_blank``, and the schema's enum then refused the answers' ``""``
+    (issue 19.5); this one is documented as ``oneOf: [<Enum>, BlankEnum]``."""
+    return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True, **kwargs)
+
+
 class DeadlineSerializer(serializers.Serializer):
     """The state of one deadline of a case at the request's time (see :func:`deadline_state`)."""
 
@@ -84,6 +92,8 @@ class CaseSerializer(serializers.ModelSerializer):
     extension_latest_until = serializers.SerializerMethodField(
         help_text="The latest resolve deadline an extension may ask for now (EXTENSION_MAX_DAYS and the complex "
                   "window); null when no extension can be asked for.")
+
+    satisfaction = blank_or_choice(Satisfaction.choices)
 
     class Meta:
         model = Case
@@ -149,6 +159,7 @@ def visible_case_id(scope, case_id: int | None) -> int | None:
 class CaseEventSerializer(serializers.ModelSerializer):
     actor_name = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
     action_label = serializers.CharField(source="get_action_display", read_only=True)
+    from_status = blank_or_choice(Status.choices)
 
     class Meta:
         model = CaseEvent
@@ -292,6 +303,8 @@ class ChangeUrgencyInput(serializers.Serializer):
 
 
 class CategorySerializer(serializers.ModelSerializer):
+    default_urgency = blank_or_choice(Urgency.choices)
+
     class Meta:
         model = Category
         fields = ["id", "parent", "name", "level", "default_urgency"]
@@ -302,7 +315,7 @@ class CategoryTreeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     level = serializers.IntegerField()
-    default_urgency = serializers.CharField(allow_blank=True)
+    default_urgency = blank_or_choice(Urgency.choices)
     children = serializers.ListField(child=serializers.DictField(), help_text="Nodes of the next level, same shape.")
 
 
