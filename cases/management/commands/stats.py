@@ -90,3 +90,25 @@ class Command(BaseCommand):
         with open(path, "wb") as fh:
             fh.write(xlsx_bytes([heading for _, heading in COLUMNS], [[row[k] for k, _ in COLUMNS] for row in rows],
                                 sheet_name="statistics", number_formats=formats))
+
+    @staticmethod
+    def _table(rows) -> str:
+        def show(key, value):
+            if value is None:
+                return "—"
+            if key in RATES:
+                return f"{value * 100:.1f}%"
+            if isinstance(value, float):
+                return f"{value:.2f}"
+            return str(value)
+
+        cells = [[heading for _, heading in TABLE]] + [[show(k, row[k]) for k, _ in TABLE] for row in rows]
+        widths = [max(_width(line[i]) for line in cells) for i in range(len(TABLE))]
+        lines = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(line, widths, strict=True)).rstrip()
+                 for line in cells]
+        return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
