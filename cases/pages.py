@@ -187,16 +187,20 @@ def apply_errors(form, exc: ValidationError) -> None:
 def presets(today: dt.date) -> list[tuple[str, dt.date | None, dt.date | None]]:
     """The period presets offered above a statistics page for ``today`` (Asia/Shanghai date):
     ``(label, first, last)`` inclusive dates — this month, last month, this and last assessment month
-    (19th–18th, ``cases.selectors.assessment_month``), the twelve calendar months ending with this one,
-    this year, and all (None, None)."""
+    (19th–18th, ``cases.selectors.assessment_month``), the last twelve months day for day, this year, and
+    all (None, None)."""
     from .selectors import assessment_month
 
     first = today.replace(day=1)
     last_month_end = first - dt.timedelta(days=1)
     _name, am_first, am_last = assessment_month(today)
     _name, prev_first, prev_last = assessment_month(am_first - dt.timedelta(days=1))
-    # The twelve calendar months ending with this one.
-    twelve = first.replace(month=1) if first.month == 12 else first.replace(year=first.year - 1, month=first.month + 1)
+    # The last twelve months, day for day (the day after this day a year ago, through today): unlike
+    # "this year" also in December (issue 16 §8), and month-aligned when today is a month's last day.
+    try:
+        twelve = today.replace(year=today.year - 1) + dt.timedelta(days=1)
+    except ValueError:  # 29 February
+        twelve = today.replace(year=today.year - 1, day=28) + dt.timedelta(days=1)
     return [
         (_("本月"), first, today),
         (_("上月"), last_month_end.replace(day=1), last_month_end),

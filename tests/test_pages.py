@@ -547,6 +547,11 @@ def test_a_next_address_off_the_site_is_ignored(client, town, history):
     assert response["Location"] == f"/cases/{history[-1].pk}/"
 
 
+def rows_sorted(rows):
+    """Villages as the dashboard orders them: ranked first by rank, then the others by code."""
+    return sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0, str(r["key"])))
+
+
 @pytest.mark.django_db
 def test_csv_and_xlsx_downloads_hold_the_village_table_on_screen(client, town, history):
     login(client, town, Role.SUPERVISOR)
@@ -555,7 +560,10 @@ def test_csv_and_xlsx_downloads_hold_the_village_table_on_screen(client, town, h
         rows = selectors.rates(group_by="village", start=dt.date(2025, 2, 1), end=dt.date(2025, 3, 31), now=T0)
         csv_response = client.get(f"/dashboard/export/villages.csv{query}", HTTP_ACCEPT_LANGUAGE="zh-CN")
         xlsx_response = client.get(f"/dashboard/export/villages.xlsx{query}", HTTP_ACCEPT_LANGUAGE="zh-CN")
-    assert csv_response["Content-Disposition"] == 'attachment; filename="villages_2025-02-01_2025-03-31_assessed.csv"'
+    # A Chinese name with the period and the scope (RFC 5987 for the non-ASCII name), issue 16 §9.
+    assert csv_response["Content-Disposition"] == (
+        "attachment; filename*=utf-8''%E5%90%84%E6%9D%91%E4%B8%89%E7%8E%87_2025-02-01%E8%87%B32025-03-31_"
+        "%E8%80%83%E6%A0%B8%E5%8F%A3%E5%BE%84.csv")  # 各村三率_2025-02-01至2025-03-31_考核口径.csv
     body = csv_response.content.decode("utf-8")
     assert body.startswith("\ufeff")
     table = list(csv.reader(io.StringIO(body[1:])))
@@ -563,9 +571,16 @@ def test_csv_and_xlsx_downloads_hold_the_village_table_on_screen(client, town, h
     assert {r[2]: int(r[3]) for r in table[1:]} == {r["key"]: r["received"] for r in rows} == {
         town.a.code: 3, town.b.code: 2}
     sheet = load_workbook(io.BytesIO(xlsx_response.content)).active
+    assert sheet.title == "各村三率 2025-02-01至2025-03-31"
+    satisfaction = table[0].index("满意率")
+    assert [r[satisfaction] for r in table[1:]] == [
+        "" if r["satisfaction_rate"] is None else f"{r['satisfaction_rate'] * 100:.1f}%" for r in rows_sorted(rows)]
+
     def same(cell):
+        if isinstance(cell, str) and cell.endswith("%"):  # the CSV's "72.5%" is the XLSX's 0.725
+            return round(float(cell[:-1]) / 100, 3)
         try:
-            return float(cell)
+            return round(float(cell), 3)
         except (TypeError, ValueError):
             return "" if cell is None else cell
 
@@ -632,7 +647,8 @@ def test_chinese_is_the_default_without_a_language_preference(client, town):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("today", "start"), [(T0, "2024-05-01"), (dt.datetime(2025, 12, 5, 4, tzinfo=dt.UTC), "2025-01-01")])
+# The last twelve months day for day: in December not the same as "this year" (issue 16 §8).
+@pytest.mark.parametrize(("today", "start"), [(T0, "2024-04-08"), (dt.datetime(2025, 12, 5, 4, tzinfo=dt.UTC), "2024-12-06")])
 def test_the_dashboard_shows_the_last_twelve_calendar_months_by_default(client, town, today, start):
     login(client, town, Role.SUPERVISOR)
     with time_machine.travel(today, tick=False):
@@ -675,7 +691,7 @@ def test_the_default_period_moves_to_the_latest_case_when_the_last_twelve_months
         html = client.get("/dashboard/").content.decode()
         login(client, town, Role.VILLAGE_LEADER)  # … but village a has none in them: its own latest counts
         own = client.get("/dashboard/").content.decode()
-    assert 'name="start" value="2024-05-01"' in html and 'name="end" value="2025-04-07"' in html
+    assert 'name="start" value="2024-04-08"' in html and 'name="end" value="2025-04-07"' in html
     assert '<b data-testid="received">1</b>' in html and "period-moved" not in html
     assert 'name="start" value="2019-03-01"' in own and 'name="end" value="2020-02-29"' in own
     assert 'data-testid="period-moved"' in own

@@ -96,6 +96,6 @@ def not_found(request, exception=None):
     does not promise); elsewhere the friendly page of ``templates/404.html``."""
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "not_found", "detail": "未找到。"}, status=404)
-    from django.views.defaults import page_not_found
+    from cases.views.start import not_found as page_not_found  # keeps the menu and badge (issue 16 §8)
 
     return page_not_found(request, exception)

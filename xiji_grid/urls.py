@@ -2,6 +2,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.renderers import OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from grids.auth import AdminLoginForm
@@ -12,6 +13,27 @@ admin.site.site_header = _("西集网格")
 admin.site.site_title = _("西集网格")
 admin.site.login_form = AdminLoginForm  # the shared failed-login throttle's lockout message (grids.auth)
 
+class PlainYamlRenderer(OpenApiYamlRenderer):
+    """The schema as YAML under ``text/plain``: a browser shows it instead of downloading it (issue 16 §9)."""
+
+    media_type = "text/plain"
+    charset = "utf-8"
+    format = "yaml-text"
+
+
+class ReadableSchemaView(SpectacularAPIView):
+    """``/api/schema/``: the OpenAPI schema; a browser (``Accept: text/html``) gets readable YAML as text,
+    clients asking for ``application/vnd.oai.openapi(+json)`` or ``?format=json`` get what they ask."""
+
+    renderer_classes = [PlainYamlRenderer, *SpectacularAPIView.renderer_classes]
+
+    def perform_content_negotiation(self, request, force=False):
+        accept = request.META.get("HTTP_ACCEPT", "")
+        if "text/html" in accept and not request.query_params.get("format"):
+            return PlainYamlRenderer(), "text/plain"
+        return super().perform_content_negotiation(request, force)
+
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),  # liveness, no login (xiji_grid/health.py)
     path("readyz", health.readyz, name="readyz"),  # readiness: database, migrations, broker, cache
@@ -19,7 +41,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("xiji_grid.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", ReadableSchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("grids.urls")),  # /calendar/<token>.ics
     path("", include("xiji_grid.web_urls")),  # the web pages of every app (namespace ``web``)

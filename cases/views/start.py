@@ -19,3 +19,17 @@ def home(request):
 def no_role(request):
     """The start page of a login without any role: says so."""
     return page(request, "cases/no_role.html")
+
+
+def not_found(request, exception=None):
+    """The 404 page (``handler404``) with the menu and the unread badge for a logged-in user (issue 16 §8);
+    plain for anyone else. Objects outside a user's scope answer 404 too, so it says neither which nor why."""
+    from django.shortcuts import render
+
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        try:
+            return page(request, "404.html", status=404)
+        except Exception:  # noqa: BLE001 - an error page must never fail: fall back to the plain one
+            pass
+    return render(request, "404.html", status=404)

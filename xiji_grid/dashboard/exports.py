@@ -7,6 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases import exports, selectors
@@ -84,19 +86,62 @@ def dashboard_export(request, table: str, fmt: str):
         rows = selectors.rates(group_by=group, cases=stats_cases(scope), **kw)
         if table == "villages":
             rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, str(r["key"])))
-    name = f"{table}_{start or 'all'}_{end or 'all'}_{stats_scope}"
+    period = _("%(start)s至%(end)s") % {"start": start or _("最早"), "end": end or _("最新")}
+    title = str(TABLE_TITLES[table])
+    name = f"{title}_{period}_{ALL_SCOPE_LABEL if stats_scope == 'all' else ASSESSED_LABEL}"
     headers = [str(label) for _key, label in columns]
-    values = [[_export_value(row.get(key)) for key, _label in columns] for row in rows]
+    keys = [key for key, _label in columns]
     if fmt == "csv":  # the one export path of pages and API (cases.exports): formulas neutralised
+        values = [[_csv_value(key, row.get(key)) for key in keys] for row in rows]
         response = HttpResponse(exports.csv_bytes(headers, values), content_type="text/csv; charset=utf-8")
     else:
-        response = HttpResponse(exports.xlsx_bytes(headers, values, sheet_name=table),
+        values = [[_export_value(key, row.get(key)) for key in keys] for row in rows]
+        rate_formats = {i: "0.0%" for i, key in enumerate(keys) if _is_rate(key)}  # 95.3% on screen
+        response = HttpResponse(exports.xlsx_bytes(headers, values, sheet_name=_sheet_title(f"{title} {period}"),
+                                                   number_formats=rate_formats),
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.{fmt}")
     return response
 
 
-def _export_value(value):
+#: Chinese names of the downloads (file and sheet names carry the period too, issue 16 §9).
+TABLE_TITLES = {"villages": gettext_lazy("各村三率"), "grids": gettext_lazy("各微网格三率"),
+                "months": gettext_lazy("逐月三率"), "categories": gettext_lazy("分类三率"),
+                "overdue": gettext_lazy("超时未办")}
+ASSESSED_LABEL, ALL_SCOPE_LABEL = gettext_lazy("考核口径"), gettext_lazy("全口径")
+
+
+def _is_rate(key: str) -> bool:
+    return key.endswith("_rate")
+
+
+def _sheet_title(text: str) -> str:
+    """An Excel sheet name: at most 31 characters, none of ``[]:*?/\\``."""
+    for char in "[]:*?/\\":
+        text = text.replace(char, "-")
+    return text[:31]
+
+
+def _csv_value(key, value):
+    """A cell of the CSV: rates as percentages with one decimal ("95.3%"), the score with one decimal."""
+    if value is None:
+        return ""
+    if _is_rate(key):
+        return f"{value * 100:.1f}%"
+    if key == "composite_score":
+        return f"{value:.1f}"
+    return value
+
+
+def _export_value(key, value):
+    """A cell of the XLSX: rates as fractions (shown as percentages by the cell format), the score with one
+    decimal."""
+    if value is None:
+        return ""
+    if _is_rate(key):
+        return round(value, 3)
+    if key == "composite_score":
+        return round(value, 1)
     if isinstance(value, float):
         return round(value, 4)
-    return "" if value is None else value
+    return value

@@ -48,7 +48,7 @@ def build_dashboard(scope, now, start, end, stats_scope) -> Dashboard:
     return Dashboard(
         start=start, end=end, scope=stats_scope, town=town, villages=villages,
         months=selectors.rates(group_by="month", **kw), categories=selectors.rates(group_by="category", **kw),
-        overdue=list(overdue_qs[:OVERDUE_ON_SCREEN]), overdue_count=overdue_qs.count(),
+        overdue=_with_escalations(list(overdue_qs[:OVERDUE_ON_SCREEN])), overdue_count=overdue_qs.count(),
     )
 
 
@@ -97,3 +97,18 @@ def coverage_and_stations(now, start, end, stats_scope) -> dict:
         end=selectors.day_start(end + dt.timedelta(days=1)) if end else None,
         full_scope=stats_scope == "all")]
     return out
+
+
+def _with_escalations(cases: list) -> list:
+    """``cases`` with ``escalations`` set on each: how many 督办 events it has (manual and automatic), one
+    query for the whole list (issue 16 §8)."""
+    from django.db.models import Count
+
+    from cases.choices import Action
+    from cases.models import CaseEvent
+
+    counts = dict(CaseEvent.objects.filter(case_id__in=[c.pk for c in cases], action=Action.ESCALATED)
+                  .values_list("case_id").annotate(n=Count("id")).values_list("case_id", "n"))
+    for case in cases:
+        case.escalations = counts.get(case.pk, 0)
+    return cases
