@@ -72,7 +72,6 @@ class CaseFilterSet(df.FilterSet):
                                       help_text="Complainant's phone, matched whole (separators ignored).")
     created_by_id = IdFilter(field_name="created_by_id", help_text="Cases logged by this user.")
     duplicate_of_id = IdFilter(field_name="duplicate_of_id")
-    visit_id = IdFilter(field_name="visit_id")
     satisfaction = df.MultipleChoiceFilter(choices=Satisfaction.choices, help_text="Callback answer (repeat for several).")
     callback = df.ChoiceFilter(choices=[("pending", "pending"), ("valid", "valid"), ("unreachable", "unreachable")],
                                method="filter_callback", help_text="No callback yet / a valid one / unreachable.")
@@ -169,3 +168,9 @@ class NotificationFilterSet(df.FilterSet):
     class Meta:
         model = Notification
         fields = []
+
+
+def register_case_filter(name: str, case_filter) -> None:
+    """Add a filter of ``GET /cases/`` contributed by an app above (from its ``AppConfig.ready()``), e.g.
+    ``reps``'s ``visit_id`` over its own link; ``case_filter`` is a django-filter ``Filter`` over Case."""
+    CaseFilterSet.base_filters[name] = case_filter

@@ -23,7 +23,7 @@ NOTE_MAX = 2000
 REASON_MAX = 500
 TITLE_FROM_DESCRIPTION = 30  # characters of the description used as title when none is given
 
-#: Sources offered on the "log a case" form; ``visit`` comes from a visit's "log a case" link, ``deputy``
+#: Sources offered on the "log a case" form; ``visit`` comes from a visit's "log a case" link (an origin), ``deputy``
 #: is offered (first) only to deputies (a demand they raise, DESIGN §8).
 FORM_SOURCES = [Source.PATROL, Source.HOTLINE, Source.ONLINE, Source.PROACTIVE, Source.WALK_IN, Source.ENTERPRISE]
 
@@ -67,7 +67,8 @@ def local_input(moment: dt.datetime) -> str:
 
 class CaseForm(forms.Form):
     """Log a case (登记). ``scope`` narrows villages and grids and offers source ``deputy`` to deputies;
-    ``visit`` (optional) fixes source ``visit`` and the visit's village. The category comes from the page's
+    ``origin`` (optional, a :class:`cases.pages.CaseOrigin` such as a visit) fixes its source and village.
+    The category comes from the page's
     three-level picker as one id."""
 
     village = VillageChoiceField(label=_("村/社区"), queryset=Village.objects.none())
@@ -93,21 +94,22 @@ class CaseForm(forms.Form):
     result = forms.CharField(label=_("办理结果"), widget=forms.Textarea(attrs={"rows": 3}), required=False,
                              max_length=NOTE_MAX)
 
-    def __init__(self, *args, scope, visit=None, **kwargs):
+    def __init__(self, *args, scope, origin=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.scope = scope
-        self.visit = visit
+        self.origin = origin
         self.fields["village"].queryset = scope.villages(Village.objects.order_by("code"))
         self.fields["grid"].queryset = scope.grids(Grid.objects.select_related("village").order_by("code"))
         if Role.DEPUTY in scope.roles:
             self.fields["source"].choices = [(Source.DEPUTY.value, Source.DEPUTY.label)] + self.fields["source"].choices
-        if visit is not None:
-            self.fields["village"].queryset = Village.objects.filter(pk=visit.village_id)
-            self.fields["village"].initial = visit.village_id
+        if origin is not None:
+            village_id = origin.village.pk
+            self.fields["village"].queryset = Village.objects.filter(pk=village_id)
+            self.fields["village"].initial = village_id
             self.fields["village"].disabled = True
-            self.fields["grid"].queryset = self.fields["grid"].queryset.filter(village_id=visit.village_id)
-            self.fields["source"].choices = [(Source.VISIT.value, Source.VISIT.label)]
-            self.fields["source"].initial = Source.VISIT
+            self.fields["grid"].queryset = self.fields["grid"].queryset.filter(village_id=village_id)
+            self.fields["source"].choices = [(origin.source, Source(origin.source).label)]
+            self.fields["source"].initial = origin.source
             self.fields["source"].disabled = True
 
     def clean(self):
@@ -128,8 +130,8 @@ class CaseForm(forms.Form):
         return data
 
     def case_fields(self) -> dict:
-        """The cleaned fields as keyword arguments of ``cases.services.create_case`` (without the visit's
-        fixed ones when logging from a visit)."""
+        """The cleaned fields as keyword arguments of ``cases.services.create_case`` (without the origin's
+        fixed village and source when logging from one)."""
         d = self.cleaned_data
         fields = {
             "kind": d["kind"], "title": d["title"], "description": d.get("description", ""),
@@ -138,7 +140,7 @@ class CaseForm(forms.Form):
         }
         if d.get("urgency"):
             fields["urgency"] = d["urgency"]
-        if self.visit is None:
+        if self.origin is None:
             fields["village"] = d["village"]
             fields["source"] = d["source"]
         return fields

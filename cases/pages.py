@@ -7,7 +7,9 @@ Registries (each entry is added once per process, at start-up):
 
 - :func:`register_nav` — an entry of the main menu: URL name, label, order and who sees it;
 - :func:`register_start_page` — where ``/`` sends a user whose roles match (lowest ``order`` wins);
-- :func:`register_workbench_panel` — a section below the workbench's case list (template + context).
+- :func:`register_workbench_panel` — a section below the workbench's case list (template + context);
+- :func:`register_case_origin` — a thing a case can be logged from on "log a case" (``?visit=<id>``);
+- :func:`register_case_creator` — who writes a case of one source logged on the page (a deputy's demand).
 
 Views of every app render with :func:`page`; the request's scope and clock come from
 :func:`grids.scope.request_scope` / :func:`grids.scope.request_now`.
@@ -64,9 +66,29 @@ class WorkbenchPanel:
     context: Callable
 
 
+@dataclasses.dataclass(frozen=True)
+class CaseOrigin:
+    """What a case logged on the page comes from (a visit): it fixes the village and the source.
+
+    ``param``/``value``: the query or form parameter that names it (``visit``, the id); ``note``: the line
+    shown above the form (translated); ``create(actor=, now=, **case_fields) -> Case``: writes the case and
+    the origin's link, inside the page's transaction (``case_fields`` as ``cases.services.create_case``
+    takes them, without village and source).
+    """
+
+    param: str
+    value: str
+    village: object
+    source: str
+    note: str
+    create: Callable
+
+
 _NAV: dict[str, NavEntry] = {}
 _START: dict[str, StartPage] = {}
 _PANELS: dict[str, WorkbenchPanel] = {}
+_ORIGINS: dict[str, Callable] = {}
+_CREATORS: dict[str, Callable] = {}
 
 #: Where a user none of whose roles has a start page lands.
 NO_ROLE_PAGE = "web:no-role"
@@ -87,6 +109,34 @@ def register_start_page(url_name: str, *, order: int, applies: Callable) -> None
 def register_workbench_panel(template: str, *, order: int, context: Callable) -> None:
     """Add (or replace, by ``template``) a workbench section; see :class:`WorkbenchPanel`."""
     _PANELS[template] = WorkbenchPanel(template, order, context)
+
+
+def register_case_origin(param: str, resolve: Callable) -> None:
+    """Let "log a case" be opened from something named by ``?<param>=<id>``: ``resolve(scope, value)``
+    returns its :class:`CaseOrigin`, or raises Http404 when it is outside the user's scope."""
+    _ORIGINS[param] = resolve
+
+
+def case_origin(request, scope) -> CaseOrigin | None:
+    """The origin named in the request's query or form (the first registered parameter present), or None.
+    Raises Http404 for one outside the scope."""
+    for param, resolve in _ORIGINS.items():
+        value = request.GET.get(param) or request.POST.get(param)
+        if value:
+            return resolve(scope, value)
+    return None
+
+
+def register_case_creator(source: str, create: Callable) -> None:
+    """Let an app write the cases of ``source`` logged on the page: ``create(actor=, now=, **case_fields)``
+    returns the Case it created (with its own link rows, in the page's transaction), or None to leave it to
+    ``cases.services.create_case`` (e.g. the user is not a deputy)."""
+    _CREATORS[source] = create
+
+
+def case_creator(source: str) -> Callable | None:
+    """The creator registered for ``source``, or None."""
+    return _CREATORS.get(source)
 
 
 def nav_for(scope) -> list[tuple[str, str]]:

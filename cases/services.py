@@ -124,9 +124,10 @@ def create_case(*, actor, kind, source, title, village=None, grid=None, category
 
     ``grid`` or ``village`` is required (the grid implies its village; both must agree). ``urgency``
     defaults to the category's default urgency, else ``general``. ``received_at`` (aware) defaults to
-    ``now``; imports pass the historical time. ``extra_fields`` are further Case fields set by other apps
-    (``visit``; ``imported=True`` from the importer's replay; the reps app links deputy and station in its own RaisedDemand row). Raises ValidationError for a missing or inconsistent field, and
-    for an ``external_ref`` already used by this source.
+    ``now``; imports pass the historical time. ``extra_fields`` are further Case fields (``imported=True``
+    from the importer's replay; the apps above link their own rows to the case, e.g. ``reps.RaisedDemand``
+    and ``reps.VisitCase``, in the caller's transaction). Raises ValidationError for a missing or inconsistent field, and for an
+    ``external_ref`` already used by this source.
     """
     now = now or timezone.now()
     received_at = received_at or now

@@ -1,10 +1,6 @@
-from django.contrib import admin, messages
-from django.urls import reverse
-from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _
+from django.contrib import admin
 
-from .models import Cadre, Grid, LoginFailure, Town, Village, VillageAssignment, Visit
-from .visits import rotate_calendar_token
+from .models import Cadre, Grid, LoginFailure, Town, Village, VillageAssignment
 
 
 @admin.register(Town)
@@ -46,21 +42,6 @@ class CadreAdmin(admin.ModelAdmin):
     list_filter = ["level", "role", "is_active"]
     autocomplete_fields = ["village", "user"]
     list_select_related = ["village", "user"]
-    readonly_fields = ["calendar_link"]
-    actions = ["rotate_calendar_links"]
-
-    @admin.display(description=_("走访日历订阅链接"))
-    def calendar_link(self, obj):
-        if obj.pk is None:
-            return "—"
-        path = reverse("grids:visit-calendar", args=[obj.calendar_token])
-        return format_html('<a href="{0}">{0}</a>', path)
-
-    @admin.action(description=_("更换日历订阅链接（旧链接失效）"))
-    def rotate_calendar_links(self, request, queryset):
-        for cadre in queryset:
-            rotate_calendar_token(cadre)
-        self.message_user(request, _("已更换 %d 个日历订阅链接。") % queryset.count(), messages.SUCCESS)
 
 
 @admin.register(VillageAssignment)
@@ -70,30 +51,6 @@ class VillageAssignmentAdmin(admin.ModelAdmin):
     list_filter = ["start_date", "end_date", "village"]
     autocomplete_fields = ["cadre", "village"]
     list_select_related = ["cadre", "village"]
-
-
-@admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
-    """Visits are made by planning and changed only by ``grids.visits`` services, so the admin reads them:
-    no add, change or delete (nor the "delete selected" action)."""
-
-    list_display = ["iso_week", "planned_date", "cadre", "village", "status", "households_visited",
-                    "people_received", "reminded_at"]
-    list_filter = ["status", "iso_week", "village__kind", ("cadre", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["iso_week", "cadre__name", "village__name", "village__code", "notes"]
-    date_hierarchy = "planned_date"
-    list_select_related = ["cadre", "village"]
-    ordering = ["-planned_date", "village__code"]
-    readonly_fields = [f.name for f in Visit._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LoginFailure)

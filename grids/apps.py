@@ -1,3 +1,5 @@
+"""The grids app: the registry everything stands on — town, villages, micro-grids, cadres and their village
+assignments — with roles and scope (``grids.scope``). The lowest layer: imports no other app of the project."""
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 

@@ -23,11 +23,3 @@ class VillageKind(models.TextChoices):
 class CadreLevel(models.TextChoices):
     TOWN = "town", _("镇级")
     VILLAGE = "village", _("村级")
-
-
-class VisitStatus(models.TextChoices):
-    PLANNED = "planned", _("计划")
-    DONE = "done", _("已走访")
-    MISSED = "missed", _("未走访")
-    CANCELLED = "cancelled", _("取消")
-    SKIPPED_HOLIDAY = "skipped_holiday", _("节假日顺延无工作日")

@@ -3,13 +3,12 @@ import datetime as dt
 
 import django_filters as df
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
-from .choices import CadreLevel, Role, VillageKind, VisitStatus
-from .models import Cadre, Grid, Village, VillageAssignment, Visit
+from .choices import CadreLevel, Role, VillageKind
+from .models import Cadre, Grid, Village, VillageAssignment
 from .scope import active_on, local_today, request_now
 
 #: Largest primary key PostgreSQL's bigint holds; larger ids are refused with 400, not sent to the database.
@@ -116,39 +115,3 @@ class AssignmentFilterSet(df.FilterSet):
         today = local_today(request_now(self.request))
         q = active_on(today)
         return queryset.filter(q) if value else queryset.exclude(q)
-
-
-class IsoWeekField(forms.CharField):
-    """An ISO 8601 week, ``2025-W41`` (``2025W41`` accepted), cleaned to the stored form ``2025-W41``."""
-
-    def to_python(self, value):
-        from .visits import parse_iso_week  # late: grids.visits imports the cases app, whose filters import these
-
-        value = super().to_python(value)
-        if not value:
-            return None
-        try:
-            year, week = parse_iso_week(value)
-        except ValidationError:
-            raise forms.ValidationError("周次须为 ISO 8601 格式（如 2025-W41），且该年有此周。", code="invalid") from None
-        return f"{year}-W{week:02d}"
-
-
-@extend_schema_field({"type": "string", "pattern": r"^\d{4}-?[Ww]\d{2}$", "example": "2025-W41"})
-class IsoWeekFilter(df.CharFilter):
-    """An exact filter on an ISO week (see :class:`IsoWeekField`)."""
-
-    field_class = IsoWeekField
-
-
-class VisitFilterSet(df.FilterSet):
-    week = IsoWeekFilter(field_name="iso_week", max_length=8, help_text="ISO week, e.g. `2025-W41`.")
-    cadre_id = IdFilter(field_name="cadre_id", help_text="Visits of this cadre (包村干部).")
-    village_id = IdFilter(field_name="village_id", help_text="Visits to this village.")
-    status = df.MultipleChoiceFilter(
-        choices=VisitStatus.choices, help_text="One or more statuses (repeat the parameter: `status=a&status=b`)."
-    )
-
-    class Meta:
-        model = Visit
-        fields = []

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .choices import CadreLevel, Role, VillageKind, VisitStatus
+from .choices import CadreLevel, Role, VillageKind
 
 statistical_code = RegexValidator(r"^\d{12}$", _("统计用区划代码为12位数字。"))
 
@@ -100,7 +100,7 @@ class Cadre(models.Model):
     """A person who works cases (town or village level), optionally linked to a login.
 
     ``calendar_token`` is the secret part of the cadre's iCalendar link of visits (``/calendar/<token>.ics``);
-    ``grids.visits.rotate_calendar_token`` replaces it, which makes the old link stop working.
+    ``reps.visits.rotate_calendar_token`` replaces it, which makes the old link stop working.
     """
 
     user = models.OneToOneField(
@@ -170,49 +170,6 @@ class VillageAssignment(models.Model):
     def clean(self):
         if self.cadre_id and self.cadre.level != CadreLevel.TOWN:
             raise ValidationError({"cadre": _("包村干部须为镇级干部。")})
-
-
-class Visit(models.Model):
-    """One town cadre's weekly reception-day visit (走访接待日) to one assigned village (DESIGN §7).
-
-    ``iso_week`` is ``YYYY-Www`` (ISO 8601); ``planned_date`` is that week's Monday, or the next working day
-    of the same week when Monday is not one. Cases raised there link back through ``Case.visit``.
-    """
-
-    cadre = models.ForeignKey(Cadre, on_delete=models.CASCADE, related_name="visits", verbose_name=_("包村干部"))
-    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="visits", verbose_name=_("村/社区"))
-    assignment = models.ForeignKey(
-        VillageAssignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="visits",
-        verbose_name=_("包村"),
-    )
-    iso_week = models.CharField(_("周次"), max_length=8)
-    planned_date = models.DateField(_("计划日期"), null=True, blank=True)
-    status = models.CharField(_("状态"), max_length=16, choices=VisitStatus.choices, default=VisitStatus.PLANNED)
-    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
-    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
-    households_visited = models.PositiveIntegerField(_("走访户数"), default=0)
-    people_received = models.PositiveIntegerField(_("接待人数"), default=0)
-    notes = models.TextField(_("记录"), blank=True)
-    reminded_at = models.DateTimeField(_("已提醒"), null=True, blank=True)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-        verbose_name=_("记录人"),
-    )
-
-    class Meta:
-        verbose_name = _("走访接待日")
-        verbose_name_plural = _("走访接待日")
-        ordering = ["planned_date", "village__code"]
-        constraints = [
-            models.UniqueConstraint(fields=["cadre", "village", "iso_week"], name="visit_once_per_week"),
-        ]
-        indexes = [
-            models.Index(fields=["status", "planned_date"], name="visit_status_date"),
-            models.Index(fields=["iso_week"], name="visit_week"),
-        ]
-
-    def __str__(self):
-        return f"{self.cadre} → {self.village} {self.iso_week}"
 
 
 class LoginAttemptWindow(models.Model):

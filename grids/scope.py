@@ -9,14 +9,13 @@ roles reach through the user's Cadre (``user.cadre``, active only):
 ``village_leader``  own village: ``Village.chief_grid_leader`` is the cadre
 ``cadre``           assigned villages: a ``VillageAssignment`` active on the Asia/Shanghai date of the
                     request (``start_date <= today``, ``end_date`` empty or ``>= today``)
-``deputy``          cases they raised: logged by them (``Case.created_by``), or linked to them by the
-                    ``reps`` app (:func:`deputy_raised_cases_q`)
+``deputy``          cases they logged (``Case.created_by``), and those an app above links to them
+                    (``reps``: the demands they raised) through :func:`register_case_reach`
 ==================  ================================================================================
 
-Weekly visits (DESIGN §7) follow the same reach (:meth:`Scope.visits`): a grid leader sees the visits to the
-villages of own grids, a village leader those to own village, a cadre own visits and those to assigned
-villages, a deputy none. Recording a visit and raising cases at it is for the visit's own cadre, or an admin
-(:meth:`Scope.may_record_visit`).
+Apps above extend the reach over cases without this module naming them: :func:`register_case_reach`
+(called from their ``AppConfig.ready()``) adds a Q over cases for a role and the matching per-case test.
+The weekly visits' part of the scope is ``reps.scope``.
 
 Every API view and web page filters through :class:`Scope`; objects outside it are answered 404 (DESIGN
 §1: no leak of their existence). :func:`request_scope` computes the scope once per request (at most five
@@ -26,9 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from functools import cached_property
+from collections.abc import Callable
 
-from django.apps import apps
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -38,23 +36,35 @@ from .choices import Role
 TOWN_WIDE_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR})
 #: Roles whose reach is a part of the town through the user's Cadre.
 LOCAL_ROLES = frozenset({Role.GRID_LEADER, Role.VILLAGE_LEADER, Role.CADRE})
-#: Roles that may record any visit in their scope and raise cases at it, besides the visit's own cadre. The
-#: supervisor watches coverage and misses and does not write the reports it watches; an admin corrects data.
-#: The web page (``/visits/<id>/record/``) allows the same people.
-VISIT_RECORDING_ROLES = frozenset({Role.ADMIN})
-
 _NOTHING = Q(pk__in=[])
 
 
-def deputy_raised_cases_q(user) -> Q:
-    """Cases linked to ``user`` as their raising deputy by the ``reps`` app (DESIGN §8).
+@dataclasses.dataclass(frozen=True)
+class CaseReach:
+    """Cases that an app above puts in the scope of one role (DESIGN §1), e.g. the demands a deputy raised.
 
-    The link is ``reps.models.RaisedDemand`` (``case`` one-to-one, ``deputy.user``). Without the reps app
-    installed no case is linked. Returns a Q over ``cases.Case``; never queries by itself.
+    ``q(scope) -> Q`` over ``cases.Case`` (never queries by itself); ``covers(scope, case) -> bool`` the same
+    test for one case (it may query once per scope and keep the answer in ``scope.cache``).
     """
-    if user is None or not user.is_authenticated or not apps.is_installed("reps"):
-        return _NOTHING
-    return Q(raised_demand__deputy__user=user)
+
+    name: str
+    role: str
+    q: Callable
+    covers: Callable
+
+
+_CASE_REACH: dict[str, CaseReach] = {}
+
+
+def register_case_reach(name: str, *, role: str, q: Callable, covers: Callable) -> None:
+    """Add (or replace, by ``name``) a :class:`CaseReach` for ``role`` (a :class:`Role` value). Called from
+    an app's ``AppConfig.ready()``; every scope of a user holding ``role`` then reaches those cases too."""
+    _CASE_REACH[name] = CaseReach(name, role, q, covers)
+
+
+def case_reaches(role: str) -> list[CaseReach]:
+    """The registered reaches of ``role``, by name."""
+    return [r for _name, r in sorted(_CASE_REACH.items()) if r.role == role]
 
 
 def local_today(now: dt.datetime | None = None) -> dt.date:
@@ -68,7 +78,8 @@ class Scope:
 
     Id sets are primary keys. ``own_grid_ids``: grids led or joined (grid_leader);
     ``led_village_ids``: villages led (village_leader); ``assigned_village_ids``: villages assigned today
-    (cadre); ``own_grid_village_ids``: the villages of ``own_grid_ids``.
+    (cadre); ``own_grid_village_ids``: the villages of ``own_grid_ids``. ``cache``: answers that
+    registered reaches keep for the life of the scope (one request).
     """
 
     user: object
@@ -78,6 +89,7 @@ class Scope:
     own_grid_village_ids: frozenset[int] = frozenset()
     led_village_ids: frozenset[int] = frozenset()
     assigned_village_ids: frozenset[int] = frozenset()
+    cache: dict = dataclasses.field(default_factory=dict, compare=False, hash=False, repr=False)
 
     # --- roles ---------------------------------------------------------------------------------------
 
@@ -101,8 +113,8 @@ class Scope:
         """True when the user holds ``role`` and the place (or ``case``) lies in that role's scope.
 
         ``village_id``/``grid_id``: the place of a case or of a case about to be logged. For ``deputy``
-        only ``case`` counts (cases they raised); without a case a deputy covers every place, since a
-        deputy may log a demand from anywhere in town.
+        only ``case`` counts (cases they logged, and those a registered :class:`CaseReach` gives them);
+        without a case a deputy covers every place, since a deputy may log a demand from anywhere in town.
         """
         if role not in self.roles:
             return False
@@ -117,22 +129,14 @@ class Scope:
         if role == Role.DEPUTY:
             if case is None:
                 return True
-            return case.created_by_id == getattr(self.user, "pk", None) or case.pk in self.deputy_case_ids
+            return case.created_by_id == getattr(self.user, "pk", None) or any(
+                reach.covers(self, case) for reach in case_reaches(role))
         return False
 
     def roles_covering_case(self, case) -> frozenset[str]:
         """The roles of the user whose scope holds ``case`` (a Case with village_id, grid_id, created_by_id)."""
         return frozenset(r for r in self.roles if self.covers(r, village_id=case.village_id, grid_id=case.grid_id,
                                                               case=case))
-
-    @cached_property
-    def deputy_case_ids(self) -> frozenset[int]:
-        """Ids of cases linked to the user as raising deputy (one query, only when asked)."""
-        if Role.DEPUTY not in self.roles:
-            return frozenset()
-        from cases.models import Case
-
-        return frozenset(Case.objects.filter(deputy_raised_cases_q(self.user)).values_list("pk", flat=True))
 
     # --- querysets -----------------------------------------------------------------------------------
 
@@ -147,7 +151,9 @@ class Scope:
         if villages:
             q |= Q(village_id__in=sorted(villages))
         if Role.DEPUTY in self.roles:
-            q |= Q(created_by=self.user) | deputy_raised_cases_q(self.user)
+            q |= Q(created_by=self.user)
+            for reach in case_reaches(Role.DEPUTY):
+                q |= reach.q(self)
         return q
 
     def cases(self, qs: QuerySet) -> QuerySet:
@@ -183,42 +189,6 @@ class Scope:
             assigned = VillageAssignment.objects.filter(village_id__in=area).filter(active_on(today))
             q |= Q(village_id__in=area) | Q(pk__in=assigned.values("cadre_id"))
         return qs.filter(q)
-
-    def visit_filter(self) -> Q | None:
-        """A Q over ``grids.Visit`` for the visits in scope; None when the whole town is.
-
-        Grid leader: visits to the villages of own grids; village leader: to own village; cadre: own visits
-        (whatever the village, so past visits stay visible after an assignment ends) and visits to the
-        villages assigned today; deputy: none.
-        """
-        if self.town_wide:
-            return None
-        q = _NOTHING
-        if self.area_village_ids:
-            q |= Q(village_id__in=sorted(self.area_village_ids))
-        if Role.CADRE in self.roles and self.cadre_id:
-            q |= Q(cadre_id=self.cadre_id)
-        return q
-
-    def visits(self, qs: QuerySet) -> QuerySet:
-        """``qs`` (a Visit queryset) narrowed to the visits in scope (:meth:`visit_filter`)."""
-        q = self.visit_filter()
-        return qs if q is None else qs.filter(q)
-
-    def recordable_visits(self, qs: QuerySet) -> QuerySet:
-        """``qs`` (a Visit queryset) narrowed to the visits :meth:`may_record_visit` allows: all of those in
-        scope for a role of :data:`VISIT_RECORDING_ROLES`, else the user's own (none without a Cadre)."""
-        qs = self.visits(qs)
-        if self.roles & VISIT_RECORDING_ROLES:
-            return qs
-        return qs.filter(cadre_id=self.cadre_id) if self.cadre_id else qs.none()
-
-    def may_record_visit(self, visit) -> bool:
-        """True when the user may record ``visit`` (a Visit in scope, uses ``cadre_id``) or raise cases at it:
-        the visit's own cadre (the user's active Cadre), or a role of :data:`VISIT_RECORDING_ROLES`."""
-        if self.roles & VISIT_RECORDING_ROLES:
-            return True
-        return self.cadre_id is not None and self.cadre_id == visit.cadre_id
 
     def assignments(self, qs: QuerySet) -> QuerySet:
         """Village assignments in scope: all for town-wide roles; else those of the villages the local

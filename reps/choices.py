@@ -59,3 +59,13 @@ class LoopStep(models.TextChoices):
     SUPERVISE = "supervise", _("督办")
     FEEDBACK = "feedback", _("反馈")
     EVALUATE = "evaluate", _("评价")
+
+
+class VisitStatus(models.TextChoices):
+    """The state of a weekly visit (走访接待日, DESIGN §7)."""
+
+    PLANNED = "planned", _("计划")
+    DONE = "done", _("已走访")
+    MISSED = "missed", _("未走访")
+    CANCELLED = "cancelled", _("取消")
+    SKIPPED_HOLIDAY = "skipped_holiday", _("节假日顺延无工作日")

@@ -1,5 +1,5 @@
 """Forms of the reps app's pages: recording a weekly visit. Forms only validate input and shape it for the
-services (``grids.visits``); error messages are in the active language."""
+services (``reps.visits``); error messages are in the active language."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -7,7 +7,7 @@ from cases.forms import local_datetime_field
 
 
 class VisitRecordForm(forms.Form):
-    """Record a reception-day visit (走访接待日) for ``grids.visits.record_visit``."""
+    """Record a reception-day visit (走访接待日) for ``reps.visits.record_visit``."""
 
     started_at = local_datetime_field(_("开始时间"))
     ended_at = local_datetime_field(_("结束时间"))

@@ -1,4 +1,5 @@
-"""Liaison stations, deputies, receptions and the link of a deputy-raised case (DESIGN §2, §8).
+"""Liaison stations, deputies, receptions and the link of a deputy-raised case (DESIGN §2, §8); town
+cadres' weekly village visits and the link of a case raised at one (DESIGN §7).
 
 Every time is stored in UTC; ``Reception.date`` and a station's regular reception time are Asia/Shanghai
 calendar values. A deputy-raised case is an ordinary ``cases.Case`` with source ``deputy``; the deputy,
@@ -11,9 +12,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cases.models import Case
 from grids.choices import Role
 
-from .choices import DeputyLevel, PartnerKind, ReceptionStatus, StationTheme, Weekday
+from .choices import DeputyLevel, PartnerKind, ReceptionStatus, StationTheme, VisitStatus, Weekday
 
 
 class LiaisonStation(models.Model):
@@ -195,3 +197,74 @@ class RaisedDemand(models.Model):
 
     def __str__(self):
         return f"{self.deputy} → {self.case_id}"
+
+
+class Visit(models.Model):
+    """One town cadre's weekly reception-day visit (走访接待日) to one assigned village (DESIGN §7).
+
+    ``iso_week`` is ``YYYY-Www`` (ISO 8601); ``planned_date`` is that week's Monday, or the next working day
+    of the same week when Monday is not one. Cases raised there are linked by :class:`VisitCase`. The table
+    was ``grids_visit`` until the visits moved into this app (migrations ``reps.0002``–``0003``; rows and ids kept).
+    """
+
+    cadre = models.ForeignKey("grids.Cadre", on_delete=models.CASCADE, related_name="visits", verbose_name=_("包村干部"))
+    village = models.ForeignKey("grids.Village", on_delete=models.CASCADE, related_name="visits", verbose_name=_("村/社区"))
+    assignment = models.ForeignKey(
+        "grids.VillageAssignment", on_delete=models.SET_NULL, null=True, blank=True, related_name="visits",
+        verbose_name=_("包村"),
+    )
+    iso_week = models.CharField(_("周次"), max_length=8)
+    planned_date = models.DateField(_("计划日期"), null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=VisitStatus.choices, default=VisitStatus.PLANNED)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    households_visited = models.PositiveIntegerField(_("走访户数"), default=0)
+    people_received = models.PositiveIntegerField(_("接待人数"), default=0)
+    notes = models.TextField(_("记录"), blank=True)
+    reminded_at = models.DateTimeField(_("已提醒"), null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("记录人"),
+    )
+
+    class Meta:
+        verbose_name = _("走访接待日")
+        verbose_name_plural = _("走访接待日")
+        ordering = ["planned_date", "village__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["cadre", "village", "iso_week"], name="visit_once_per_week"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "planned_date"], name="visit_status_date"),
+            models.Index(fields=["iso_week"], name="visit_week"),
+        ]
+
+    def __str__(self):
+        return f"{self.cadre} → {self.village} {self.iso_week}"
+
+    @property
+    def cases(self):
+        """The cases raised at this visit (linked by :class:`VisitCase`), as a Case queryset."""
+        return Case.objects.filter(visit_link__visit=self)
+
+
+class VisitCase(models.Model):
+    """The link of a case raised by a resident at a weekly visit (source ``visit``) to that visit.
+
+    Created together with the case by :func:`reps.visits.raise_case_at_visit`; one row per case (the case
+    is the key). Until the visits moved into this app the link was the column ``Case.visit``; migration
+    ``reps.0002`` carried every link over. Deleting the visit deletes the link, never the case.
+    """
+
+    case = models.OneToOneField(
+        "cases.Case", on_delete=models.CASCADE, primary_key=True, related_name="visit_link", verbose_name=_("诉求")
+    )
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="case_links",
+                              verbose_name=_("走访接待日"))
+
+    class Meta:
+        verbose_name = _("走访诉求")
+        verbose_name_plural = _("走访诉求")
+
+    def __str__(self):
+        return f"{self.visit_id} → {self.case_id}"

@@ -13,8 +13,9 @@ from cases.choices import NotificationKind, Satisfaction, Status
 from cases.models import Notification
 from cases.services import callback
 from grids.choices import Role
-from grids.models import VillageAssignment, Visit
-from grids.visits import plan_week
+from grids.models import VillageAssignment
+from reps.models import Visit
+from reps.visits import plan_week
 
 from . import factories
 

@@ -36,10 +36,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases import services as cs
-from cases.api.stats import DEPUTY_COLUMNS, STATION_COLUMNS
 from grids.choices import Role
 from grids.models import Grid
 from reps import services
+from reps.api.stats import DEPUTY_COLUMNS, STATION_COLUMNS
 from reps.models import Deputy
 from reps.seeding import seed_stations
 

@@ -18,9 +18,11 @@ from rest_framework.test import APIClient
 
 from cases.choices import Source, Status
 from cases.models import Case
-from grids import visits as v
-from grids.choices import CadreLevel, Role, VisitStatus
-from grids.models import Cadre, Village, VillageAssignment, Visit
+from grids.choices import CadreLevel, Role
+from grids.models import Cadre, Village, VillageAssignment
+from reps import visits as v
+from reps.choices import VisitStatus
+from reps.models import Visit
 
 from . import factories
 
@@ -261,7 +263,7 @@ def test_a_case_raised_at_a_visit_has_source_visit_and_the_visits_village(town):
     assert case["complainant_phone"] == "138****5678"  # masked for a cadre, as the cases API shows it
     assert case["number"].startswith("XJ20251013-")
     stored = Case.objects.get(pk=case["id"])
-    assert (stored.visit_id, stored.source, stored.created_by) == (town.visit_a.pk, Source.VISIT,
+    assert (stored.visit_link.visit_id, stored.source, stored.created_by) == (town.visit_a.pk, Source.VISIT,
                                                                  town.user(Role.CADRE))
     assert list(stored.events.values_list("action", flat=True)) == ["created"]
     assert get(town, Role.CADRE, f"/api/v1/cases/{case['id']}/").json() == case
@@ -288,7 +290,7 @@ def test_raising_a_case_at_a_visit_checks_the_caller_the_input_and_the_visits_st
     v.cancel_visit(town.visit_a, actor=town.user(Role.ADMIN), reason="全镇集中开会", now=NOW)
     response = post(town, Role.CADRE, url, good)
     assert (response.status_code, response.json()["code"]) == (409, "visit_not_recordable")
-    assert not Case.objects.filter(visit=town.visit_a).exists()
+    assert not Case.objects.filter(visit_link__visit=town.visit_a).exists()
 
 
 @pytest.mark.django_db

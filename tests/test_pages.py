@@ -16,9 +16,11 @@ from openpyxl import load_workbook
 from cases import selectors, services
 from cases.choices import Action, Satisfaction, Source, Status
 from cases.models import Case, CaseEvent, Notification
-from grids import visits as gv
-from grids.choices import Role, VisitStatus
-from grids.models import VillageAssignment, Visit
+from grids.choices import Role
+from grids.models import VillageAssignment
+from reps import visits as gv
+from reps.choices import VisitStatus
+from reps.models import Visit
 from xiji_grid.dashboard.figures import lateness_display
 
 from . import factories
@@ -463,7 +465,7 @@ def test_a_case_logged_from_a_visit_has_source_visit_and_its_village(client, tow
                                                                        description="村民反映路面破损"))
     case = Case.objects.latest("pk")
     assert response.status_code == 302
-    assert (case.source, case.visit, case.village, case.status) == (Source.VISIT, visit, town.a, Status.RECEIVED)
+    assert (case.source, case.visit_link.visit, case.village, case.status) == (Source.VISIT, visit, town.a, Status.RECEIVED)
 
 
 @pytest.mark.django_db
@@ -858,10 +860,10 @@ def test_the_admin_carries_the_product_name_and_visits_cannot_be_deleted_there(c
     html = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "<title>站点管理 | 西集网格</title>" in html and '<a href="/admin/">西集网格</a>' in html
     assert "Django" not in re.search(r"<title>.*?</title>", html)[0]
-    listing = client.get("/admin/grids/visit/").content.decode()
+    listing = client.get("/admin/reps/visit/").content.decode()
     assert str(visit.village) in listing and "delete_selected" not in listing
-    assert client.get(f"/admin/grids/visit/{visit.pk}/delete/").status_code == 403
-    assert client.post("/admin/grids/visit/", {"action": "delete_selected", "_selected_action": [visit.pk],
+    assert client.get(f"/admin/reps/visit/{visit.pk}/delete/").status_code == 403
+    assert client.post("/admin/reps/visit/", {"action": "delete_selected", "_selected_action": [visit.pk],
                                                "post": "yes"}).status_code in (200, 302)
     assert Visit.objects.filter(pk=visit.pk).exists()
     client.cookies["django_language"] = "en"

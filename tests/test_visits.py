@@ -20,11 +20,13 @@ from django.test import override_settings
 from cases.choices import DeliveryStatus, NotificationKind, Source
 from cases.models import Case, Delivery, Notification
 from cases.services import TransitionNotAllowed, create_case
-from grids import visits as v
-from grids.choices import CadreLevel, Role, VisitStatus
-from grids.models import Cadre, Grid, Village, VillageAssignment, Visit
-from grids.selectors import visit_coverage
-from grids.tasks import plan_next_week
+from grids.choices import CadreLevel, Role
+from grids.models import Cadre, Grid, Village, VillageAssignment
+from reps import visits as v
+from reps.choices import VisitStatus
+from reps.coverage import visit_coverage
+from reps.models import Visit
+from reps.tasks import plan_next_week
 
 SH = ZoneInfo("Asia/Shanghai")
 CADRE01 = "包村干部01（演示）"
@@ -119,7 +121,7 @@ def test_a_year_past_the_package_falls_back_to_monday_to_friday_with_one_warning
     year = last_covered + 1
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(dt.date(year, 3, 1))
-    caplog.set_level(logging.WARNING, logger="grids.visits")
+    caplog.set_level(logging.WARNING, logger="reps.visits")
 
     report = v.plan_week(f"{year}-W03")
     v.plan_week(f"{year}-W10")
@@ -127,7 +129,7 @@ def test_a_year_past_the_package_falls_back_to_monday_to_friday_with_one_warning
     assert v.is_working_day(dt.date.fromisocalendar(year, 10, 6)) is False  # a Saturday
     v.plan_week(f"{year + 1}-W03")
 
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "grids.visits"]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "reps.visits"]
     assert [r.args for r in warnings] == [(year, year), (year + 1, year + 1)]
     assert report.created == 59
     assert set(Visit.objects.filter(iso_week=f"{year}-W03").values_list("planned_date", flat=True)) == {
@@ -279,7 +281,7 @@ def test_a_recorded_visit_with_two_cases_appears_in_the_cadres_and_villages_stat
         VisitStatus.DONE, 12, 7, "走访12户，接待群众7人")
     assert (recorded.started_at, recorded.recorded_by) == (at(2025, 10, 13, 9, 5), carol)
     for case in (first, second):
-        assert (case.source, case.visit_id, case.village_id) == (Source.VISIT, visit.pk, visit.village_id)
+        assert (case.source, case.visit_link.visit_id, case.village_id) == (Source.VISIT, visit.pk, visit.village_id)
     assert set(visit.cases.values_list("title", flat=True)) == {"村口增设路灯", "独居老人取暖"}
 
     with time_machine.travel(at(2025, 10, 14, 0, 30), tick=False):
@@ -459,7 +461,7 @@ def test_the_tasks_wrap_the_services_with_an_explicit_time(xiji, people):
     # Friday 23:30 UTC is already Saturday in Beijing: still next week = W41 + 1.
     assert plan_next_week("2025-10-10T16:30:00+00:00") == {
         "iso_week": "2025-W42", "created": 59, "existing": 0, "not_due": 0, "by_status": {"planned": 59}}
-    from grids.tasks import mark_missed_visits, send_visit_reminders
+    from reps.tasks import mark_missed_visits, send_visit_reminders
 
     assert send_visit_reminders("2025-10-08T18:00:00+08:00") == {"day": "2025-10-09", "reminded": 3,
                                                                  "without_login": 56}
@@ -512,12 +514,12 @@ def test_the_admin_lists_visits_read_only_and_rotates_calendar_links(xiji, peopl
     v.plan_week("2025-W41")
     admin_user = User.objects.create_superuser("ada", "ada@example.org", "pw")
     client.force_login(admin_user)
-    page = client.get("/admin/grids/visit/", {"q": "马坊", "status__exact": "planned"})
+    page = client.get("/admin/reps/visit/", {"q": "马坊", "status__exact": "planned"})
     assert page.status_code == 200 and page.context["cl"].result_count == 1
     visit = Visit.objects.get(village__name__startswith="马坊")
-    assert client.get(f"/admin/grids/visit/{visit.pk}/change/").status_code == 200
-    assert client.post(f"/admin/grids/visit/{visit.pk}/change/", {"status": "done"}).status_code == 403
-    assert client.get("/admin/grids/visit/add/").status_code == 403
+    assert client.get(f"/admin/reps/visit/{visit.pk}/change/").status_code == 200
+    assert client.post(f"/admin/reps/visit/{visit.pk}/change/", {"status": "done"}).status_code == 403
+    assert client.get("/admin/reps/visit/add/").status_code == 403
 
     cadre = people["cadre"]
     old = cadre.calendar_token

@@ -5,13 +5,13 @@ Figures come from ``cases.selectors`` (``rates`` and ``overdue_cases``); this mo
 query, passes the caller's scoped cases (None for town-wide roles, so that the stored daily aggregates
 are used) and renders the rows.
 
-``group_by=station|deputy`` (issue 8 §5) serves the liaison stations' figures of ``reps.selectors``
-(``station_stats`` / ``deputy_stats``: demands collected, dispatched, resolved, on time, the raising
-deputies' evaluation rates) with their own columns, over the stations and deputies the caller may see
-(``reps.selectors.stations_in_scope`` / ``deputies_in_scope``, as ``/stations/stats/`` and
-``/deputies/stats/``: every station for every role but deputy, a deputy their own station's).
+Apps above add group-bys of their own with :func:`register_group_by` from their ``AppConfig.ready()``:
+rows and columns of their own over what the caller may see (``reps`` registers ``station`` and ``deputy``,
+issue 8 §5: the liaison stations' figures of deputy-raised demands, see ``reps.api.stats``).
 """
+import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -22,28 +22,17 @@ from rest_framework.views import APIView
 from cases import selectors
 from cases.models import Case
 from grids.api.base import ScopedMixin, error_responses
-from reps import selectors as reps_selectors
-from reps.api.serializers import DeputyStatsSerializer, StationStatsSerializer
-from reps.models import Deputy, LiaisonStation
 
 from .renderers import CSVRenderer, XLSXRenderer
 from .serializers import CaseSerializer
 
-GROUP_BY = ["village", "grid", "category", "source", "handler", "day", "week", "month", "assessment_month",
-            "station", "deputy"]
+#: The group-bys of ``cases.selectors.rates``; registered ones (:func:`register_group_by`) follow them.
+GROUP_BY = ["village", "grid", "category", "source", "handler", "day", "week", "month", "assessment_month"]
 RATE_COLUMNS = [
     "key", "label", "received", "dispatched", "responded", "resolved", "closed", "overdue", "respond_on_time",
     "resolve_on_time", "respond_on_time_rate", "resolve_on_time_rate", "closure_rate", "valid_callbacks",
     "response_rate", "resolution_rate", "satisfaction_rate", "composite_score", "rank",
 ]
-#: Figures of a liaison station or deputy (``reps.selectors``), after the row's key and label.
-_REPS_FIGURES = [
-    "collected", "dispatched", "resolved", "resolved_on_time", "valid_evaluations", "contacted", "solved",
-    "satisfied", "basically_satisfied", "closure_rate", "on_time_rate", "response_rate", "resolution_rate",
-    "satisfaction_rate",
-]
-STATION_COLUMNS = ["key", "label", "station_id", "station_code", "station", "theme", *_REPS_FIGURES]
-DEPUTY_COLUMNS = ["key", "label", "deputy_id", "deputy", "station_id", *_REPS_FIGURES]
 EXPORT_LIMIT = 10_000
 #: The widest period a query may ask for: its Asia/Shanghai day bounds, in UTC, still fit in a datetime.
 FIRST_DAY, LAST_DAY = dt.date(1, 1, 2), dt.date(9999, 12, 30)
@@ -75,6 +64,36 @@ class ExportMixin:
         return getattr(self.request.accepted_renderer, "format", "json") in ("csv", "xlsx")
 
 
+@dataclasses.dataclass(frozen=True)
+class GroupBy:
+    """A ``group_by`` of ``GET /stats/rates/`` served by an app above.
+
+    ``rows(scope, *, start, end, full_scope) -> list[dict]``: the rows the caller may see, ``start``/``end``
+    inclusive Asia/Shanghai dates or None, ``full_scope`` True for ``scope=all``; each row has ``key`` and
+    ``label`` first and exactly ``columns``. ``answer``: the serializer of the whole answer (for the schema).
+    """
+
+    name: str
+    columns: list[str]
+    rows: Callable
+    answer: type
+
+
+_GROUP_BYS: dict[str, GroupBy] = {}
+
+
+def register_group_by(name: str, *, columns: list[str], rows: Callable, answer: type) -> None:
+    """Add (or replace) a registered :class:`GroupBy` named ``name`` (not one of :data:`GROUP_BY`)."""
+    if name in GROUP_BY:
+        raise ValueError(f"group_by {name!r} is one of cases.selectors.rates")
+    _GROUP_BYS[name] = GroupBy(name, list(columns), rows, answer)
+
+
+def group_by_choices() -> list[str]:
+    """Every accepted ``group_by``: :data:`GROUP_BY`, then the registered ones in the order registered."""
+    return [*GROUP_BY, *_GROUP_BYS]
+
+
 class RatesQuery(serializers.Serializer):
     group_by = serializers.ChoiceField(choices=GROUP_BY, required=False,
                                        help_text="Rows per village, grid, top-level category, source, handler, "
@@ -82,6 +101,10 @@ class RatesQuery(serializers.Serializer):
                                                  "absent: one row for the whole town. `station` / `deputy`: the "
                                                  "liaison stations' figures of deputy-raised demands, per station "
                                                  "or deputy, with their own columns.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["group_by"].choices = group_by_choices()
     start = serializers.DateField(required=False,
                                   help_text="First day (Asia/Shanghai, inclusive) of cases received.")
     end = serializers.DateField(required=False,
@@ -131,51 +154,6 @@ class RatesSerializer(serializers.Serializer):
     results = RateRowSerializer(many=True, help_text="`null` figures mean “no data”.")
 
 
-class StationRateRowSerializer(StationStatsSerializer):
-    key = serializers.CharField(help_text="The station's code, e.g. LS01.")
-    label = serializers.CharField(help_text="The station's name.")
-
-
-class DeputyRateRowSerializer(DeputyStatsSerializer):
-    key = serializers.CharField(help_text="The deputy's id.")
-    label = serializers.CharField(help_text="The deputy's name.")
-
-
-class StationRatesSerializer(RatesSerializer):
-    results = StationRateRowSerializer(many=True, help_text="One row per station in code order; `null` rates "
-                                                            "mean “no data”.")
-
-
-class DeputyRatesSerializer(RatesSerializer):
-    results = DeputyRateRowSerializer(many=True, help_text="One row per deputy (station code, deputy code "
-                                                           "order); `null` rates mean “no data”.")
-
-
-def _day_bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """Inclusive Asia/Shanghai dates (within ``FIRST_DAY``..``LAST_DAY``) → the aware half-open interval
-    [start 00:00, the day after end 00:00) that ``reps.selectors`` takes; None stays open."""
-    since = selectors.day_start(start) if start is not None else None
-    until = selectors.day_start(end + dt.timedelta(days=1)) if end is not None else None
-    return since, until
-
-
-def _reps_rows(scope, *, group_by: str, start, end, full_scope: bool) -> list[dict]:
-    """The rows of ``group_by=station|deputy``: the rows of ``reps.selectors.station_stats`` /
-    ``deputy_stats`` for the stations (deputies) that ``scope`` may see, with ``key`` (station code, deputy
-    id) and ``label`` (name) first. ``start``/``end``: inclusive Asia/Shanghai dates as in :class:`RatesQuery`."""
-    since, until = _day_bounds(start, end)
-    if group_by == "station":
-        visible = set(reps_selectors.stations_in_scope(scope, LiaisonStation.objects.all())
-                      .values_list("pk", flat=True))
-        rows = reps_selectors.station_stats(start=since, end=until, full_scope=full_scope)
-        return [{"key": r["station_code"], "label": r["station"], **{c: r[c] for c in STATION_COLUMNS[2:]}}
-                for r in rows if r["station_id"] in visible]
-    visible = set(reps_selectors.deputies_in_scope(scope, Deputy.objects.all()).values_list("pk", flat=True))
-    rows = reps_selectors.deputy_stats(start=since, end=until, full_scope=full_scope)
-    return [{"key": str(r["deputy_id"]), "label": r["deputy"], **{c: r[c] for c in DEPUTY_COLUMNS[2:]}}
-            for r in rows if r["deputy_id"] in visible]
-
-
 class RatesView(ScopedMixin, ExportMixin, APIView):
     """The three rates and the other figures of DESIGN §6 per group, over the cases in your scope; per
     liaison station or deputy, the figures of their deputy-raised demands (module docstring)."""
@@ -195,7 +173,7 @@ class RatesView(ScopedMixin, ExportMixin, APIView):
         responses={
             (200, "application/json"): PolymorphicProxySerializer(
                 component_name="RatesAnswer", resource_type_field_name=None,
-                serializers=[RatesSerializer, StationRatesSerializer, DeputyRatesSerializer]),
+                serializers=lambda: [RatesSerializer, *(g.answer for g in _GROUP_BYS.values())]),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, one row per group."),
             (200, _XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="XLSX, one row per group."),
             **error_responses(400, 401, media_type="application/json"),
@@ -205,10 +183,11 @@ class RatesView(ScopedMixin, ExportMixin, APIView):
         query = RatesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        if params["group_by"] in ("station", "deputy"):
-            self.export_columns = STATION_COLUMNS if params["group_by"] == "station" else DEPUTY_COLUMNS
-            results = _reps_rows(self.scope, group_by=params["group_by"], start=params["start"], end=params["end"],
-                                 full_scope=params["scope"] == "all")
+        registered = _GROUP_BYS.get(params["group_by"])
+        if registered is not None:
+            self.export_columns = registered.columns
+            results = registered.rows(self.scope, start=params["start"], end=params["end"],
+                                      full_scope=params["scope"] == "all")
         else:
             # Town-wide callers read the stored daily aggregates (cases=None); others count their scope live.
             case_filter = self.scope.case_filter()

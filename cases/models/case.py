@@ -150,10 +150,6 @@ class Case(models.Model):
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates", verbose_name=_("重复于")
     )
-    visit = models.ForeignKey(
-        "grids.Visit", on_delete=models.SET_NULL, null=True, blank=True, related_name="cases",
-        verbose_name=_("走访接待日"), help_text=_("来源为走访接待日的诉求所属的走访。"),
-    )
     imported = models.BooleanField(
         _("历史导入"), default=False, editable=False,
         help_text=_("由导入命令写入的历史记录（不进入在办回访队列）。"))

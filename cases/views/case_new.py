@@ -1,22 +1,23 @@
 """Log a case (登记, issue 6 §4): category picker, kind, urgency, place, description, optional complainant,
-"resolved on the spot"; from a visit (``?visit=<id>``) or as a deputy's demand too."""
+"resolved on the spot"; from a visit (``?visit=<id>``) or as a deputy's demand too, through the origins and
+creators that the apps above register (:func:`cases.pages.register_case_origin`, ``register_case_creator``)."""
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from grids.choices import Role
-from grids.models import Cadre, Grid, Visit
+from grids.models import Cadre, Grid
 from grids.scope import request_now, request_scope
 
 from .. import forms, rules, services
 from ..choices import Source, Status
 from ..models import Category
-from ..pages import apply_errors, int_or_404, page
+from ..pages import apply_errors, case_creator, case_origin, page
 
 
 def category_tree() -> list[dict]:
@@ -50,20 +51,17 @@ def _own_grid(scope):
 @login_required
 def case_new(request):
     """Log a case (登记): category picker, kind, urgency, place (grid preset to mine), description,
-    optional complainant, "resolved on the spot" with its result. ``?visit=<id>`` logs it from a visit
-    (source ``visit``, the visit's village). A grid leader's case in own grid is dispatched to it at once
-    (DESIGN §5, :func:`cases.rules.dispatches_on_logging`)."""
+    optional complainant, "resolved on the spot" with its result. ``?visit=<id>`` (or another registered
+    :class:`cases.pages.CaseOrigin`) logs it from there: its source and village are fixed. A grid leader's
+    case in own grid is dispatched to it at once (DESIGN §5, :func:`cases.rules.dispatches_on_logging`)."""
     scope, now = request_scope(request), request_now(request)
     if not scope.roles & rules.PERMISSIONS["create"]:
         raise PermissionDenied
-    visit = None
-    visit_id = request.GET.get("visit") or request.POST.get("visit")
-    if visit_id:
-        visit = get_object_or_404(scope.recordable_visits(Visit.objects.select_related("village", "cadre")), pk=int_or_404(visit_id))
+    origin = case_origin(request, scope)
     if request.method == "POST":
-        form = forms.CaseForm(request.POST, scope=scope, visit=visit)
+        form = forms.CaseForm(request.POST, scope=scope, origin=origin)
         if form.is_valid():
-            case = _log_case(request, form, scope, visit, now)
+            case = _log_case(request, form, scope, origin, now)
             if case is not None:
                 messages.success(request, _("已登记诉求 %(number)s。") % {"number": case.number})
                 return redirect("web:case-detail", pk=case.pk)
@@ -71,32 +69,24 @@ def case_new(request):
     else:
         own = _own_grid(scope)
         initial = {}
-        if visit is None:
+        if origin is None:
             initial["source"] = _default_source(scope)
             if own is not None:
                 initial.update(grid=own.pk, village=own.village_id)
-        form = forms.CaseForm(initial=initial, scope=scope, visit=visit)
+        form = forms.CaseForm(initial=initial, scope=scope, origin=origin)
         status = 200
-    return page(request, "cases/case_form.html", {"form": form, "visit": visit, "categories": category_tree(),
+    return page(request, "cases/case_form.html", {"form": form, "origin": origin, "categories": category_tree(),
                                                   "status_choices": Status.choices},
                 status=status)
 
 
-def _deputy_of(user):
-    """The active deputy whose login is ``user`` (``reps`` app), or None (not a deputy, or no reps app)."""
-    try:
-        from reps.services import deputy_of
-    except ImportError:  # the liaison-station app is optional
-        return None
-    return deputy_of(user)
-
-
-def _log_case(request, form, scope, visit, now):
+def _log_case(request, form, scope, origin, now):
     """Create (and, where the rules say, dispatch or resolve) the case of a valid form; None after
-    putting errors on the form."""
+    putting errors on the form. A case from an origin is written by the origin; one whose source has a
+    registered creator (a deputy's demand) by that creator, unless it declines."""
     fields = form.case_fields()
     grid = fields.get("grid")
-    village = visit.village if visit is not None else fields["village"]
+    village = origin.village if origin is not None else fields["village"]
     on_the_spot = form.cleaned_data.get("on_the_spot")
     action = "resolve_on_the_spot" if on_the_spot else "create"
     if not rules.can_create(scope, village_id=village.pk, grid_id=grid.pk if grid else None, action=action):
@@ -105,22 +95,16 @@ def _log_case(request, form, scope, visit, now):
                        else _("您的角色不能就地解决诉求。"))
         return None
     actor = request.user
+    creator = case_creator(fields["source"]) if origin is None else None
     try:
         with transaction.atomic():
-            if visit is not None:
-                from grids.visits import raise_case_at_visit
-
-                case = raise_case_at_visit(visit, actor=actor, now=now, **fields)
+            case = None
+            if origin is not None:
+                case = origin.create(actor=actor, now=now, **fields)
+            elif creator is not None:
+                case = creator(actor=actor, now=now, **fields)
+            if case is not None:
                 if on_the_spot:  # received → resolved in one step, both events recorded (DESIGN §4)
-                    return services.resolve(case, actor=actor, solved=True, result=form.cleaned_data["result"],
-                                            now=now)
-            elif fields["source"] == Source.DEPUTY and (deputy := _deputy_of(actor)) is not None:
-                # A deputy's demand: the case with its raising deputy and station (DESIGN §8).
-                from reps.services import raise_demand
-
-                fields.pop("source")
-                case = raise_demand(actor=actor, deputy=deputy, now=now, **fields)
-                if on_the_spot:
                     return services.resolve(case, actor=actor, solved=True, result=form.cleaned_data["result"],
                                             now=now)
             elif on_the_spot:
@@ -137,4 +121,3 @@ def _log_case(request, form, scope, visit, now):
     except services.TransitionNotAllowed as exc:
         form.add_error(None, exc.detail)
     return None
-

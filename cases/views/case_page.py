@@ -149,8 +149,7 @@ def _make_form(spec: ActionSpec, case, scope, data=None, next_url=""):
 
 def _case_in_scope(request, pk) -> Case:
     scope = request_scope(request)
-    qs = Case.objects.select_related("village", "grid", "category__parent__parent", "handler", "duplicate_of",
-                                     "visit")
+    qs = Case.objects.select_related("village", "grid", "category__parent__parent", "handler", "duplicate_of")
     return get_object_or_404(scope.cases(qs), pk=pk)
 
 

@@ -4,14 +4,12 @@ from rest_framework.routers import SimpleRouter
 
 from .geo import VillageGeoJSONView
 from .views import AssignmentViewSet, CadreViewSet, GridViewSet, VillageViewSet
-from .visits import VisitViewSet
 
 router = SimpleRouter()
 router.register("villages", VillageViewSet, basename="village")
 router.register("grids", GridViewSet, basename="grid")
 router.register("cadres", CadreViewSet, basename="cadre")
 router.register("assignments", AssignmentViewSet, basename="assignment")
-router.register("visits", VisitViewSet, basename="visit")  # weekly visits (issue 7)
 
 urlpatterns = [
     path("villages/geojson/", VillageGeoJSONView.as_view(), name="village-geojson"),  # before villages/{pk}/

@@ -1,9 +1,10 @@
 """A town cadre's weekly visits (走访接待日, issue 7; DESIGN §7): this week's visits with "record" and "log a
 case from the visit", the record form, and the visits section of the workbench. Every change is one call of
-``grids.visits`` (no view sets a status); errors are shown next to their fields."""
+``reps.visits`` (no view sets a status); errors are shown next to their fields."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,29 +16,30 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import services
+from cases.choices import Source
 from cases.forms import local_input
 from cases.models import Case
-from cases.pages import apply_errors, page
-from grids.choices import VisitStatus
-from grids.models import Visit
+from cases.pages import CaseOrigin, apply_errors, int_or_404, page
 from grids.scope import local_today, request_now, request_scope
 
+from ..choices import VisitStatus
 from ..forms import VisitRecordForm
+from ..models import Visit
+from ..scope import recordable_visits
+from ..visits import current_week, raise_case_at_visit, record_visit, visit_hours
 
 
-def visits_in_scope(scope):
-    """Visits the user may record or log cases from (:meth:`grids.scope.Scope.recordable_visits`)."""
-    return scope.recordable_visits(Visit.objects.select_related("village", "cadre"))
+def recordable(scope):
+    """Visits the user may record or log cases from (:func:`reps.scope.recordable_visits`)."""
+    return recordable_visits(scope, Visit.objects.select_related("village", "cadre"))
 
 
 def week_visits(scope, now) -> list:
     """The cadre's visits of the current ISO week and the missed ones of the last two weeks (``now``: aware),
     by planned date and village code."""
-    from grids.visits import current_week
-
     week = current_week(now)
     today = local_today(now)
-    return list(visits_in_scope(scope).filter(cadre_id=scope.cadre_id).filter(
+    return list(recordable(scope).filter(cadre_id=scope.cadre_id).filter(
         Q(iso_week=week) | Q(status=VisitStatus.MISSED, planned_date__gte=today - dt.timedelta(days=14)))
         .order_by("planned_date", "village__code"))
 
@@ -51,8 +53,9 @@ def visits(request):
         raise Http404
     rows = week_visits(scope, now)
     raised = {}
-    for case in Case.objects.filter(visit__in=[v.pk for v in rows]).order_by("received_at"):
-        raised.setdefault(case.visit_id, []).append(case)
+    for case in (Case.objects.filter(visit_link__visit__in=[v.pk for v in rows]).select_related("visit_link")
+                 .order_by("received_at")):
+        raised.setdefault(case.visit_link.visit_id, []).append(case)
     return page(request, "reps/visits.html", {
         "rows": [(v, raised.get(v.pk, [])) for v in rows], "today": local_today(now),
         "recordable": {VisitStatus.PLANNED, VisitStatus.MISSED, VisitStatus.DONE},
@@ -62,11 +65,9 @@ def visits(request):
 @login_required
 def visit_record(request, pk: int):
     """Record a visit (time, households visited, people received, notes) with
-    :func:`grids.visits.record_visit`; errors next to their fields."""
-    from grids.visits import record_visit, visit_hours
-
+    :func:`reps.visits.record_visit`; errors next to their fields."""
     scope, now = request_scope(request), request_now(request)
-    visit = get_object_or_404(visits_in_scope(scope), pk=pk)
+    visit = get_object_or_404(recordable(scope), pk=pk)
     if request.method == "POST":
         form = VisitRecordForm(request.POST)
         if form.is_valid():
@@ -105,3 +106,14 @@ def workbench_visits(request, scope, now) -> dict | None:
     if not scope.cadre_id:
         return None
     return {"visits": week_visits(scope, now)}
+
+
+def visit_origin(scope, value: str) -> CaseOrigin:
+    """``/cases/new/?visit=<id>``: log a case from one of the user's recordable visits (404 otherwise) —
+    source ``visit``, the visit's village, written by :func:`reps.visits.raise_case_at_visit` (registered in
+    :mod:`reps.apps` with :func:`cases.pages.register_case_origin`)."""
+    visit = get_object_or_404(recordable(scope), pk=int_or_404(value))
+    note = _("来自 %(village)s 的走访接待日（%(date)s）") % {
+        "village": visit.village.short_name, "date": visit.planned_date.isoformat() if visit.planned_date else ""}
+    return CaseOrigin(param="visit", value=str(visit.pk), village=visit.village, source=Source.VISIT, note=note,
+                      create=functools.partial(raise_case_at_visit, visit))

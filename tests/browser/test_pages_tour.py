@@ -8,9 +8,10 @@ import pytest
 
 from cases import services
 from cases.choices import Action, Status
-from grids import visits as gv
 from grids.choices import Role
-from grids.models import VillageAssignment, Visit
+from grids.models import VillageAssignment
+from reps import visits as gv
+from reps.models import Visit
 from tests import factories
 
 from .conftest import DESKTOP, PHONE

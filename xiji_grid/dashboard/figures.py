@@ -11,9 +11,9 @@ from django.utils.translation import gettext as _
 from cases import selectors
 from cases.models import Case
 from cases.pages import display, stats_cases
-from grids.selectors import missed_visits, visit_coverage
-from grids.visits import current_week
+from reps.coverage import missed_visits, visit_coverage
 from reps.selectors import station_stats
+from reps.visits import current_week
 
 OVERDUE_ON_SCREEN = 50
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "grids",
     "cases",
     "reps",
+    "xiji_grid",  # the project's management commands (seed_xiji)
     "xiji_grid.dashboard",
 ]
 

@@ -1,12 +1,13 @@
-"""Reads of the grid registry: weekly visit coverage (DESIGN §7, issue 7 item 5)."""
+"""Reads of the weekly visits: coverage per week, cadre and village, and the week's missed visits (DESIGN §7,
+issue 7 item 5)."""
 from dataclasses import asdict, dataclass, field
 
 from django.db.models import Count, Q
 
-from cases.models import Case
+from grids.models import Cadre, Village
 
 from .choices import VisitStatus
-from .models import Cadre, Village, Visit
+from .models import Visit, VisitCase
 from .visits import parse_iso_week
 
 #: Statuses of a visit that was due on a working day: the village counts in the coverage denominator.
@@ -82,7 +83,7 @@ def visit_coverage(iso_week: str, *, town=None) -> WeekCoverage:
     """Visit coverage of ``iso_week`` (``"2025-W41"``), optionally limited to one ``town``.
 
     One scan of the week's visits with conditional counts per (cadre, village) pair — the pair is unique per
-    week — and one grouped count of the cases linked to them, folded into cadre, village and total rows in
+    week — and one grouped count of the cases linked to them (:class:`~reps.models.VisitCase`), folded into cadre, village and total rows in
     Python (no ``Count(distinct=True)`` over joined relations, whose joins would multiply rows). Two more
     queries fetch the names. Returns a :class:`WeekCoverage`; raises ValidationError (``iso_week``) for a
     malformed week.
@@ -90,10 +91,10 @@ def visit_coverage(iso_week: str, *, town=None) -> WeekCoverage:
     year, week = parse_iso_week(iso_week)
     label = f"{year}-W{week:02d}"
     visits = Visit.objects.filter(iso_week=label)
-    cases = Case.objects.filter(visit__iso_week=label)
+    links = VisitCase.objects.filter(visit__iso_week=label)
     if town is not None:
         visits = visits.filter(village__town=town)
-        cases = cases.filter(visit__village__town=town)
+        links = links.filter(visit__village__town=town)
     rows = list(
         visits.values("cadre_id", "village_id").order_by().annotate(
             total=Count("pk"),
@@ -103,7 +104,7 @@ def visit_coverage(iso_week: str, *, town=None) -> WeekCoverage:
     )
     raised = {
         (r["visit__cadre_id"], r["visit__village_id"]): r["n"]
-        for r in cases.values("visit__cadre_id", "visit__village_id").order_by().annotate(n=Count("pk"))
+        for r in links.values("visit__cadre_id", "visit__village_id").order_by().annotate(n=Count("pk"))
     }
     cadres = Cadre.objects.in_bulk({r["cadre_id"] for r in rows})
     villages = Village.objects.in_bulk({r["village_id"] for r in rows})

@@ -1,3 +1,5 @@
+"""``seed_xiji``: seed every app for Xiji in order — the grid registry (``grids``), then the category taxonomy
+and SLA policies (``cases``). A project command because it spans the apps."""
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 

@@ -1,11 +1,11 @@
 """The weekly visits' API (issue 7 §4, §5, §7; DESIGN §7): list and show visits, record one, raise a case at
 one, and the week's coverage.
 
-What a caller sees comes from :meth:`grids.scope.Scope.visits` (outside it: 404); who may record a visit or
-raise cases at it from :meth:`grids.scope.Scope.may_record_visit` — the visit's own cadre, or an admin
+What a caller sees comes from :func:`reps.scope.visits_in_scope` (outside it: 404); who may record a visit or
+raise cases at it from :func:`reps.scope.may_record_visit` — the visit's own cadre, or an admin
 (403 otherwise; the web page ``/visits/<id>/record/`` allows the same people); every change from
-:mod:`grids.visits` (409 when the visit's state does not allow it, 400 with field errors for bad input).
-The coverage figures are :func:`grids.selectors.visit_coverage` over the whole town, for the town-wide roles
+:mod:`reps.visits` (409 when the visit's state does not allow it, 400 with field errors for bad input).
+The coverage figures are :func:`reps.coverage.visit_coverage` over the whole town, for the town-wide roles
 only, as on the supervisor dashboard (403 for the others). The request's clock (``self.now``) is passed to
 the services: clients never set the time of an operation.
 """
@@ -21,12 +21,14 @@ from cases import rules, services
 from cases.api.errors import Forbidden
 from cases.api.serializers import NOTE_MAX, CaseCreateSerializer, CaseSerializer
 from cases.models import Case
-from grids.filtersets import VisitFilterSet
-from grids.models import Cadre, Visit
-from grids.selectors import visit_coverage
-from grids.visits import MAX_COUNT, current_week, parse_iso_week, raise_case_at_visit, record_visit
+from grids.api.base import ScopedMixin, error_responses
+from grids.models import Cadre
 
-from .base import ScopedMixin, error_responses
+from ..coverage import visit_coverage
+from ..filtersets import VisitFilterSet
+from ..models import Visit
+from ..scope import may_record_visit, visits_in_scope
+from ..visits import MAX_COUNT, current_week, parse_iso_week, raise_case_at_visit, record_visit
 
 # --- Representations and inputs -------------------------------------------------------------------------
 
@@ -52,7 +54,7 @@ class VisitSerializer(serializers.ModelSerializer):
 
 
 class VisitRecordInput(serializers.Serializer):
-    """Input of ``POST /visits/{id}/record/``; ``grids.visits.record_visit`` checks the times against the
+    """Input of ``POST /visits/{id}/record/``; ``reps.visits.record_visit`` checks the times against the
     visit's week and the clock."""
 
     started_at = serializers.DateTimeField(
@@ -78,7 +80,7 @@ class VisitCaseInput(CaseCreateSerializer):
 
 
 class CoverageRowSerializer(serializers.Serializer):
-    """Visit counts of a cadre, a village or the whole town in one week (see ``grids.selectors.CoverageRow``)."""
+    """Visit counts of a cadre, a village or the whole town in one week (see ``reps.coverage.CoverageRow``)."""
 
     id = serializers.IntegerField(allow_null=True, help_text="Cadre or village id; null for the totals.")
     name = serializers.CharField(allow_blank=True)
@@ -136,14 +138,14 @@ class VisitViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):
-        qs = (Visit.objects.select_related("cadre", "village").annotate(cases_raised=Count("cases"))
+        qs = (Visit.objects.select_related("cadre", "village").annotate(cases_raised=Count("case_links"))
               .order_by("-iso_week", "planned_date", "village__code", "pk"))
-        return self.scope.visits(qs)
+        return visits_in_scope(self.scope, qs)
 
     def _visit_to_record(self) -> Visit:
         """The visit of the URL in scope (404 otherwise) that the caller may record (403 otherwise)."""
         visit = self.get_object()
-        if not self.scope.may_record_visit(visit):
+        if not may_record_visit(self.scope, visit):
             raise Forbidden("只有该走访的包村干部或管理员可以记录走访、登记诉求。")
         return visit
 

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from grids.visits import WEEKDAY_NAMES, current_week, next_week, parse_iso_week, plan_week
+from reps.visits import WEEKDAY_NAMES, current_week, next_week, parse_iso_week, plan_week
 
 
 class Command(BaseCommand):

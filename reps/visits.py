@@ -1,7 +1,7 @@
 """Weekly village visits (走访接待日, DESIGN §7): working days, planning, missed marking, reminders,
 recording, cases raised at a visit, and the cadre's calendar link.
 
-Every state change of a :class:`~grids.models.Visit` goes through a function of this module. Times are
+Every state change of a :class:`~reps.models.Visit` goes through a function of this module. Times are
 aware datetimes stored in UTC; calendar arithmetic (which day is "today", which ISO week) is done in
 Asia/Shanghai, the project's ``TIME_ZONE``. Each function reads the clock once (``now`` defaults to
 ``timezone.now()``) and passes it down. Logs carry ids and counts only, never names.
@@ -23,9 +23,10 @@ from django.utils.translation import gettext as _
 from cases.choices import NotificationKind, Source
 from cases.notifications import notify, supervisors
 from cases.services import TransitionNotAllowed, create_case, local_date
+from grids.models import Cadre, VillageAssignment, new_calendar_token
 
 from .choices import VisitStatus
-from .models import Cadre, VillageAssignment, Visit, new_calendar_token
+from .models import Visit, VisitCase
 
 logger = logging.getLogger(__name__)
 
@@ -476,8 +477,9 @@ def cancel_visit(visit, *, actor, reason: str, now: dt.datetime | None = None) -
 
 
 def raise_case_at_visit(visit, *, actor, **case_fields):
-    """Log a case raised by a resident at a visit: ``cases.services.create_case`` with source ``visit``,
-    the visit's village and ``visit`` set, so it counts in the visit's statistics. Returns the Case.
+    """Log a case raised by a resident at a visit: ``cases.services.create_case`` with source ``visit`` and
+    the visit's village, linked to the visit by a :class:`~reps.models.VisitCase` row in the same
+    transaction, so it counts in the visit's statistics. Returns the Case.
 
     ``case_fields``: the other arguments of ``create_case`` (``kind``, ``title``, optional ``grid`` — which
     must lie in the visit's village —, ``category``, ``description``, ``now``…). Passing ``source``,
@@ -496,7 +498,10 @@ def raise_case_at_visit(visit, *, actor, **case_fields):
             given = case_fields.pop(name)
             if getattr(given, "pk", given) != getattr(expected, "pk", expected):
                 raise ValidationError({name: _("走访中登记的诉求须与该走访一致。")})
-    return create_case(actor=actor, source=Source.VISIT, visit=visit, village=visit.village, **case_fields)
+    with transaction.atomic():
+        case = create_case(actor=actor, source=Source.VISIT, village=visit.village, **case_fields)
+        VisitCase.objects.create(case=case, visit=visit)
+    return case
 
 
 # --- Calendar link ------------------------------------------------------------------------------------
