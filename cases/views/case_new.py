@@ -22,10 +22,14 @@ from ..pages import apply_errors, case_creator, case_origin, page
 
 def category_tree() -> list[dict]:
     """The three-level taxonomy as nested ``{"id", "name", "urgency", "children"}`` dicts (one query), for
-    the page's dependent selects."""
+    the page's dependent selects; each level in pinyin order with "其他…" last
+    (:func:`cases.desk.ordering.category_sort_key`)."""
+    from ..desk.ordering import category_sort_key
+
     nodes, roots = {}, []
-    for pk, parent_id, name, urgency in Category.objects.order_by("level", "name", "pk").values_list(
-            "pk", "parent_id", "name", "default_urgency"):
+    rows = sorted(Category.objects.values_list("pk", "parent_id", "name", "default_urgency", "level"),
+                  key=lambda r: (r[4], category_sort_key(r[2]), r[0]))
+    for pk, parent_id, name, urgency, _level in rows:
         node = {"id": pk, "name": name, "urgency": urgency, "children": []}
         nodes[pk] = node
         (nodes[parent_id]["children"] if parent_id in nodes else roots).append(node)
