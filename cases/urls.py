@@ -17,6 +17,7 @@ urlpatterns = [
     path("intake/", intake.intake, name="intake"),
     path("intake/bulk/", intake.intake_bulk, name="intake-bulk"),
     path("cases/", lists.case_list, name="case-list"),
+    path("cases/export.<slug:fmt>", lists.case_export, name="case-export"),
     path("cases/new/", case_new.case_new, name="case-new"),
     path("cases/<int:pk>/", case_page.case_detail, name="case-detail"),
     path("cases/<int:pk>/do/<slug:action>/", case_page.case_act, name="case-act"),

@@ -69,6 +69,17 @@ def week_range(iso_week):
 
 
 @register.filter
+def is_overdue(case, now):
+    """True when an open case is past a deadline it has not met at ``now`` (the API's ``overdue`` rule)."""
+    from cases.choices import OPEN_STATES
+
+    if case.status not in OPEN_STATES or now is None:
+        return False
+    return bool((case.responded_at is None and case.respond_due_at and case.respond_due_at < now)
+                or (case.resolved_at is None and case.resolve_due_at and case.resolve_due_at < now))
+
+
+@register.filter
 def get(mapping, key):
     """``mapping[key]`` or None (for dicts keyed by id in templates)."""
     try:

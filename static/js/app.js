@@ -182,4 +182,32 @@
     if (name) { name.addEventListener("input", later); }
     later();
   }
+  /* Case list: saved filters, kept in this browser (issue 16 build 5). */
+  var saved = document.querySelector("[data-saved-filters]");
+  if (saved && window.localStorage) {
+    var KEY = "xiji.savedFilters";
+    var list = saved.querySelector(".saved-list");
+    var read = function () { try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; } };
+    var draw = function () {
+      list.textContent = "";
+      read().forEach(function (item, i) {
+        var a = document.createElement("a");
+        a.href = "?" + item.query; a.textContent = item.name; a.className = "chip";
+        var x = document.createElement("button");
+        x.type = "button"; x.className = "btn small"; x.textContent = "×"; x.title = saved.dataset.remove;
+        x.addEventListener("click", function () { var all = read(); all.splice(i, 1); localStorage.setItem(KEY, JSON.stringify(all)); draw(); });
+        list.appendChild(a); list.appendChild(x);
+      });
+    };
+    saved.querySelector("[data-save-filter]").addEventListener("click", function () {
+      var name = window.prompt(saved.dataset.prompt);
+      if (!name) { return; }
+      var query = window.location.search.replace(/^\?/, "").replace(/(^|&)page=\d+/, "");
+      var all = read().filter(function (item) { return item.name !== name; });
+      all.push({ name: name, query: query });
+      localStorage.setItem(KEY, JSON.stringify(all));
+      draw();
+    });
+    draw();
+  }
 })();
