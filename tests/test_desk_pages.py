@@ -257,3 +257,20 @@ def test_case_list_takes_every_api_filter_shows_the_desk_columns_and_exports_the
     numbers = [row[0] for row in list(load_workbook(io.BytesIO(book.content)).active.values)[1:]]
     assert set(numbers) >= {late.number, other.number}
     assert client.get("/cases/", {"received_after": "not-a-date"}).status_code == 200  # a bad filter is ignored
+
+
+@pytest.mark.django_db
+def test_the_monthly_report_prints_the_months_rates(client, town):
+    case = make(town, Status.RESOLVED)  # received 7 April 2025
+    services.callback(case, actor=town.user(Role.DISPATCHER), contacted=True, solved=True,
+                      satisfaction=Satisfaction.BASICALLY_SATISFIED, now=T0 + H)
+    login(client, town, Role.SUPERVISOR)
+    html = client.get("/dashboard/report/", {"month": "2025-04"}).content.decode()
+    town_block = html.split('data-testid="report-town"')[1].split("</table>")[0]
+    assert "西集镇接诉即办2025-04月度三率通报" in html and "2025年4月1日—2025年4月30日" in html
+    assert "90.0%" in town_block  # satisfaction = 0.9 × 1 basically satisfied / 1 valid callback
+    march = client.get("/dashboard/report/", {"month": "2025-03"}).content.decode()
+    assert "90.0%" not in march.split('data-testid="report-town"')[1].split("</table>")[0]
+    assessment = client.get("/dashboard/report/", {"month": "2025-04", "kind": "assessment"}).content.decode()
+    assert "2025年3月19日—2025年4月18日" in assessment
+    assert login(client, town, Role.GRID_LEADER).get("/dashboard/report/").status_code == 403
