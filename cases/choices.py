@@ -114,3 +114,22 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent", _("已发送")
     FAILED = "failed", _("发送失败")
     FOLDED = "folded", _("已并入汇总")
+
+
+class HotspotStatus(models.TextChoices):
+    """Where a hotspot (高频难点) stands: found by the nightly run, watched, the month's topic, or cleared."""
+
+    NEW = "new", _("新发现")
+    WATCHING = "watching", _("关注中")
+    MONTHLY_TOPIC = "monthly_topic", _("每月一题")
+    CLEARED = "cleared", _("已化解")
+
+
+class HotspotAction(models.TextChoices):
+    """What a HotspotEvent records."""
+
+    DETECTED = "detected", _("发现")
+    WATCHED = "watched", _("列入关注")
+    PROMOTED = "promoted", _("列为每月一题")
+    PROACTIVE_RAISED = "proactive_raised", _("发起未诉先办")
+    CLEARED = "cleared", _("化解销号")

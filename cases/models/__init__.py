@@ -5,6 +5,7 @@ Import from ``cases.models``; the modules are an implementation detail.
 from .attachment import Attachment
 from .case import Case, CaseEvent, CaseQuerySet, DailySequence
 from .channel import ACCOUNT_EMAIL, Delivery, DeliveryAttempt, NotificationChannel
+from .hotspot import Hotspot, HotspotEvent, HotspotMember, HotspotSnapshot, MonthlyTopic, ProactiveLink
 from .idempotency import IdempotencyKey
 from .notification import Notification
 from .ops import OpsCounter, SweepRun
@@ -12,5 +13,6 @@ from .stats import DailyStat, StatFillState
 from .taxonomy import Category, SlaPolicy
 
 __all__ = ["ACCOUNT_EMAIL", "Attachment", "Case", "CaseEvent", "CaseQuerySet", "Category", "DailySequence",
-           "DailyStat", "Delivery", "DeliveryAttempt", "IdempotencyKey", "Notification", "NotificationChannel",
-           "OpsCounter", "SlaPolicy", "StatFillState", "SweepRun"]
+           "DailyStat", "Delivery", "DeliveryAttempt", "Hotspot", "HotspotEvent", "HotspotMember", "HotspotSnapshot",
+           "IdempotencyKey", "MonthlyTopic", "Notification", "NotificationChannel", "OpsCounter", "ProactiveLink",
+           "SlaPolicy", "StatFillState", "SweepRun"]

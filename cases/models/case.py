@@ -94,6 +94,10 @@ class Case(models.Model):
     description = models.TextField(_("诉求内容"), blank=True)
     complainant_name = models.CharField(_("诉求人"), max_length=50, blank=True)
     complainant_phone = models.CharField(_("诉求人电话"), max_length=30, blank=True)
+    complainant_ref = models.CharField(
+        _("诉求人账号"), max_length=64, blank=True,
+        help_text=_("诉求人在来源平台的账号（如网上留言的留言用户），用于识别同一诉求人。"),
+    )
     address = models.CharField(_("地址"), max_length=200, blank=True)
     village = models.ForeignKey(
         "grids.Village", on_delete=models.PROTECT, related_name="cases", verbose_name=_("村/社区")
@@ -153,6 +157,9 @@ class Case(models.Model):
     imported = models.BooleanField(
         _("历史导入"), default=False, editable=False,
         help_text=_("由导入命令写入的历史记录（不进入在办回访队列）。"))
+    # Support and opposition counts an imported message carried (点赞数 / 反对数); None when it had none.
+    votes_up = models.PositiveIntegerField(_("点赞数"), null=True, blank=True)
+    votes_down = models.PositiveIntegerField(_("反对数"), null=True, blank=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = CaseQuerySet.as_manager()

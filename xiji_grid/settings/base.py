@@ -349,6 +349,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=17),
         "options": {"expires": 5 * 3600},
     },
+    # Hotspots (高频难点, issue 11): the rolling window's clusters, nightly; a late run is pointless after 6 h.
+    "find-hotspots": {  # daily 02:10
+        "task": "cases.find_hotspots",
+        "schedule": crontab(minute=10, hour=2),
+        "options": {"expires": 6 * 3600},
+    },
 }
 # Weeks of regular liaison-station receptions planned ahead (4 ≈ a month).
 RECEPTION_PLAN_WEEKS = env.int("RECEPTION_PLAN_WEEKS", default=4)
@@ -408,6 +414,23 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "grids.choices.Role",
     },
 }
+
+# Text intelligence (issue 11, cases/text/). The category model is trained by `manage.py train_classifier`
+# (bin/run does it on first start) into TEXT_CLASSIFIER_PATH; it is not committed.
+TEXT_CLASSIFIER_PATH = Path(env("TEXT_CLASSIFIER_PATH", default=str(VAR_DIR / "text" / "category_model.joblib")))
+TEXT_CLASSIFIER_SEED = env.int("TEXT_CLASSIFIER_SEED", default=20200)
+TEXT_DATA_DIR = BASE_DIR / "seeds"
+# Duplicate suggestion (重复诉求): cases received within this many days before the case are compared.
+DUPLICATE_WINDOW_DAYS = env.int("DUPLICATE_WINDOW_DAYS", default=30)
+# Text similarity (TF-IDF cosine of word and character n-grams, 0–1) from which two cases of the same place
+# and category are suggested; for the same caller a lower bar suffices.
+DUPLICATE_TEXT_THRESHOLD = env.float("DUPLICATE_TEXT_THRESHOLD", default=0.5)
+DUPLICATE_SAME_CALLER_THRESHOLD = env.float("DUPLICATE_SAME_CALLER_THRESHOLD", default=0.15)
+# Hotspots (高频难点): the rolling window, the smallest cluster, and the text similarity that joins a topic.
+HOTSPOT_WINDOW_DAYS = env.int("HOTSPOT_WINDOW_DAYS", default=30)
+HOTSPOT_MIN_CASES = env.int("HOTSPOT_MIN_CASES", default=3)
+HOTSPOT_TOPIC_SIMILARITY = env.float("HOTSPOT_TOPIC_SIMILARITY", default=0.35)
+
 
 # Everything is printed once, by the root's console handler: the "django" logger loses the console handler
 # of Django's default logging (which printed each django.* record a second time with DEBUG on) and keeps
