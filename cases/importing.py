@@ -4,7 +4,8 @@ Two column sets are understood; which one a file uses is read from its header ro
 
 * **message board** (网上留言, the TipDM 2020 C files): 留言编号 → ``external_ref``, 留言时间 → received
   time, 留言主题 → title, 留言详情 → description, 一级分类 or 一级标签 → top-level category (by name),
-  答复意见 / 答复时间 → the handling result and its time. 留言用户 (a pseudonymous user id) is not stored.
+  答复意见 / 答复时间 → the handling result and its time. 留言用户 (a pseudonymous account id) → ``complainant_ref`` (it tells the same caller, for duplicates and
+  hotspots); 点赞数 / 反对数, where an export has them, → ``votes_up`` / ``votes_down``.
 * **hotline** (12345 work orders, a generic export): 工单编号, 受理时间, 标题, 诉求内容, 诉求类型, 分类,
   紧急程度, 诉求人, 联系电话, 地址, 村/社区, 微网格, 响应时间, 办结时间, 办理结果, 是否解决; only 工单编号
   and 受理时间 are required (see :data:`HOTLINE_COLUMNS`).
@@ -130,6 +131,9 @@ class Record:
     resolved_at: dt.datetime | None = None
     result: str = ""
     solved: bool = True
+    complainant_ref: str = ""
+    votes_up: int | None = None
+    votes_down: int | None = None
 
 
 @dataclasses.dataclass
@@ -601,6 +605,25 @@ def _reply(number, faults, *, received, result_col, result_text, time_col, resol
         faults.append(Fault(number, time_col, "reply before message"))
 
 
+#: Vote columns a message-board export may carry (TipDM's hot-issue attachment has them): kept as votes.
+VOTE_COLUMNS = {"点赞数": "votes_up", "反对数": "votes_down"}
+
+
+def _votes(number, cell, faults) -> dict:
+    """``votes_up`` / ``votes_down`` from the 点赞数 / 反对数 cells (absent or empty: None); a value that is
+    not a whole number ≥ 0 is a fault of its row and column."""
+    out = {}
+    for column, field in VOTE_COLUMNS.items():
+        text = _text(cell(column))
+        if not text:
+            out[field] = None
+        elif text.isdigit():
+            out[field] = int(text)
+        else:
+            faults.append(Fault(number, column, f"not a whole number of votes: {text[:20]!r}"))
+    return out
+
+
 def _parse_message_board(number, cell, faults, *, lookups, source, kind, now, has) -> Record | None:
     ref = _ref(number, "留言编号", cell("留言编号"), faults)
     received = _time(number, "留言时间", cell("留言时间"), faults, now=now, required=True)
@@ -618,13 +641,14 @@ def _parse_message_board(number, cell, faults, *, lookups, source, kind, now, ha
     resolved = _time(number, "答复时间", cell("答复时间"), faults, now=now, date_only_end=True)
     _reply(number, faults, received=received, result_col="答复意见", result_text=result, time_col="答复时间",
            resolved=resolved)
+    votes = _votes(number, cell, faults)
     if faults:
         return None
     return Record(
         row=number, external_ref=ref, received_at=received, title=title,
         description=mask_personal_data(_text(cell("留言详情"))), kind=kind, category_id=category_id,
         grid_id=grid_for(source, ref, lookups.grids).pk, responded_at=resolved, resolved_at=resolved,
-        result=result,
+        result=result, complainant_ref=_text(cell("留言用户"))[:MAX_REF], **votes,
     )
 
 

@@ -150,7 +150,8 @@ def _replay_one(record, *, source, limit, report, grid, category) -> int:
         actor=None, kind=record.kind, source=source, title=record.title, grid=grid, category=category,
         urgency=record.urgency, description=record.description, complainant_name=record.complainant_name,
         complainant_phone=record.complainant_phone, address=record.address, external_ref=record.external_ref,
-        received_at=at, now=at, imported=True,
+        received_at=at, now=at, imported=True, complainant_ref=record.complainant_ref, votes_up=record.votes_up,
+        votes_down=record.votes_down,
     )
     case = services.dispatch(case, actor=None, grid=grid, note=IMPORT_NOTE, now=at)
     services.accept(case.pk, actor=None, now=at)

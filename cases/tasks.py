@@ -112,3 +112,16 @@ def _schedule_follow_up(seconds: int | None) -> None:
 
     if seconds is not None and seconds <= settings.NOTIFY_FOLLOW_UP_MAX_SECONDS:
         process_due_deliveries.apply_async(countdown=seconds, expires=seconds + 300)
+
+@shared_task(name="cases.find_hotspots", acks_late=True)
+def find_hotspots(until: str | None = None) -> dict:
+    """Nightly: the hotspot search over the last ``HOTSPOT_WINDOW_DAYS`` before ``until`` (ISO-8601 aware,
+    default now). Idempotent (a rerun continues the same hotspots and rewrites the same rows), so
+    ``acks_late`` is safe. Returns counts: cases read, hotspots found, new, continued, inactive."""
+    import datetime as dt
+
+    from .text.hotspots import find_hotspots as run
+
+    report = run(until=dt.datetime.fromisoformat(until) if until else None)
+    return {"cases": report.cases, "hotspots": len(report.found), "created": report.created,
+            "continued": report.continued, "inactive": report.inactive}

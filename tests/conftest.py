@@ -127,3 +127,15 @@ def xiji(db):
 
     seed_sla_policies()
     return seed_xiji()
+
+
+@pytest.fixture(scope="session")
+def category_model():
+    """The category model trained once per test session from the data in ``seeds/`` (a fresh clone has it;
+    no saved model file is needed) and made the process's current model. Returns the CategoryModel."""
+    from cases.text import classifier
+
+    model = classifier.train()
+    classifier.use_model(model)
+    yield model
+    classifier.use_model(None)

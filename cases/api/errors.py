@@ -1,6 +1,6 @@
 """The API's error bodies (DESIGN §9), installed as REST_FRAMEWORK["EXCEPTION_HANDLER"].
 
-- ``cases.services.TransitionNotAllowed`` → 409 ``{"code", "detail"}``;
+- ``cases.services.TransitionNotAllowed`` and ``cases.text.topics.HotspotStateError`` → 409 ``{"code", "detail"}``;
 - ``django.core.exceptions.ValidationError`` from a service → 400 ``{field: [messages]}``;
 - every other error whose body is a lone ``detail`` (401, 403, 404, 405, 429 …) → ``{"code", "detail"}``
   with DRF's error code (``not_authenticated``, ``permission_denied``, ``not_found``, ``throttled`` …).
@@ -12,6 +12,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from cases.services import TransitionNotAllowed
+from cases.text.topics import HotspotStateError
 
 
 class Forbidden(exceptions.PermissionDenied):
@@ -20,7 +21,7 @@ class Forbidden(exceptions.PermissionDenied):
 
 def exception_handler(exc, context):
     """Map ``exc`` to a Response as described in the module docstring; None (→ 500) for the unknown."""
-    if isinstance(exc, TransitionNotAllowed):
+    if isinstance(exc, TransitionNotAllowed | HotspotStateError):
         return Response({"code": exc.code, "detail": str(exc.detail)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))

@@ -6,6 +6,15 @@ from .channels import MyChannelViewSet
 from .desk import AttachmentViewSet, CallbackQueueView, IntakeQueueView
 from .geo import CaseGeoJSONView, CasePlaceView
 from .stats import OverdueView, RatesView
+from .text import (
+    CaseDuplicatesView,
+    CategorySearchView,
+    CategorySuggestView,
+    DraftDuplicatesView,
+    HotspotViewSet,
+    MergeDuplicateView,
+    MonthlyTopicViewSet,
+)
 from .views import CaseViewSet, CategoryViewSet, NotificationViewSet, SlaPolicyViewSet
 
 router = SimpleRouter()
@@ -15,10 +24,18 @@ router.register("sla-policies", SlaPolicyViewSet, basename="sla-policy")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("attachments", AttachmentViewSet, basename="attachment")
 router.register("me/channels", MyChannelViewSet, basename="my-channel")
+router.register("hotspots", HotspotViewSet, basename="hotspot")
+router.register("topics", MonthlyTopicViewSet, basename="topic")
 
 urlpatterns = [
     path("cases/geojson/", CaseGeoJSONView.as_view(), name="case-geojson"),  # before cases/{pk}/
     path("cases/<int:pk>/place/", CasePlaceView.as_view(), name="case-place"),
+    # Before the router: its detail routes (categories/{pk}/, cases/{pk}/) would take these paths.
+    path("categories/suggest/", CategorySuggestView.as_view(), name="category-suggest"),
+    path("categories/search/", CategorySearchView.as_view(), name="category-search"),
+    path("cases/duplicates/", DraftDuplicatesView.as_view(), name="case-draft-duplicates"),
+    path("cases/<int:pk>/duplicates/", CaseDuplicatesView.as_view(), name="case-duplicates"),
+    path("cases/<int:pk>/merge-duplicate/", MergeDuplicateView.as_view(), name="case-merge-duplicate"),
     *router.urls,
     path("stats/rates/", RatesView.as_view(), name="stats-rates"),
     path("stats/overdue/", OverdueView.as_view(), name="stats-overdue"),

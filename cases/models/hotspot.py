@@ -59,17 +59,21 @@ class Hotspot(models.Model):
 
 
 class HotspotMember(models.Model):
-    """A case of a hotspot in its latest run (both the window and the previous window). A case belongs to
-    at most one hotspot; the rows of a hotspot are replaced by every run that finds it."""
+    """A case of a hotspot in the latest run that found it (the window and the previous window). The rows
+    of a hotspot are replaced by every run that finds it; a cleared hotspot keeps its last ones."""
 
     hotspot = models.ForeignKey(Hotspot, on_delete=models.CASCADE, related_name="memberships")
-    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="hotspot_membership")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="hotspot_memberships")
     in_window = models.BooleanField(_("在当前窗口"), default=True)
     similarity = models.FloatField(_("与主题相似度"), default=0)
 
     class Meta:
         verbose_name = _("高频难点诉求")
         verbose_name_plural = _("高频难点诉求")
+        constraints = [models.UniqueConstraint(fields=["hotspot", "case"], name="hotspot_member_once")]
+
+    def __str__(self):
+        return f"{self.hotspot_id}: {self.case_id}"
 
 
 class HotspotSnapshot(models.Model):
@@ -86,6 +90,9 @@ class HotspotSnapshot(models.Model):
         verbose_name_plural = _("高频难点快照")
         ordering = ["day"]
         constraints = [models.UniqueConstraint(fields=["hotspot", "day"], name="hotspot_snapshot_per_day")]
+
+    def __str__(self):
+        return f"{self.hotspot_id} @ {self.day}: {self.heat}"
 
 
 class MonthlyTopic(models.Model):
@@ -123,6 +130,9 @@ class ProactiveLink(models.Model):
         verbose_name = _("未诉先办诉求")
         verbose_name_plural = _("未诉先办诉求")
 
+    def __str__(self):
+        return f"{self.hotspot_id}: {self.case_id}"
+
 
 class HotspotEvent(models.Model):
     """Append-only audit row of a hotspot: detected, watched, promoted, proactive case raised, cleared."""
@@ -142,6 +152,9 @@ class HotspotEvent(models.Model):
         verbose_name_plural = _("高频难点事件")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["action", "at"], name="hotspot_event_action_at")]
+
+    def __str__(self):
+        return f"{self.hotspot_id} {self.action} @ {self.at:%Y-%m-%d %H:%M}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
