@@ -313,7 +313,7 @@ def test_promote_raise_proactive_case_and_clear_are_audited_events(town, categor
         cleared = sue.post(f"/api/v1/hotspots/{spot.pk}/clear/", {"note": "已更换全部路灯"}, format="json")
         assert cleared.status_code == 200 and cleared.json()["status"] == HotspotStatus.CLEARED
         assert sue.post(f"/api/v1/hotspots/{spot.pk}/clear/", {"note": "再次"}, format="json").status_code == 409
-    events = list(HotspotEvent.objects.filter(hotspot=spot).values_list("action", "actor__username", "from_status",
+    events = list(HotspotEvent.objects.filter(hotspot=spot).order_by("id").values_list("action", "actor__username", "from_status",
                                                                         "to_status"))
     supervisor, dispatcher = town.user(Role.SUPERVISOR).username, town.user(Role.DISPATCHER).username
     assert events == [("detected", None, "", "new"), ("promoted", supervisor, "new", "monthly_topic"),
