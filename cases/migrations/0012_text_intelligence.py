@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0010_desk_queue_indexes'),
+        ('cases', '0011_remove_case_visit'),
         ('grids', '0004_cadre_calendar_token'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
