@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.choices import NotificationKind, Source
+from cases.desk.sessions import check_begun, day_start
 from cases.notifications import notify, supervisors
 from cases.services import TransitionNotAllowed, create_case, local_date
 from grids.models import Cadre, VillageAssignment, new_calendar_token
@@ -486,13 +487,19 @@ def raise_case_at_visit(visit, *, actor, **case_fields):
     ``village`` or ``visit`` that disagree with the visit raises ValidationError on that field. A visit
     that is ``cancelled`` or ``skipped_holiday`` raises TransitionNotAllowed (``visit_not_recordable``);
     cases may be raised while the visit is still ``planned`` (logged during the reception, recorded
-    after) or once it is ``missed``/``done``. Other errors are those of ``create_case``.
+    after) — but not before its planned day has begun (ValidationError on ``visit``; the rule receptions
+    follow, :mod:`cases.desk.sessions`) — or once it is ``missed``/``done``. Other errors are those of
+    ``create_case``.
     """
     visit = Visit.objects.select_related("village").get(pk=_visit_pk(visit))
     if visit.status not in CASE_RAISING:
         raise TransitionNotAllowed(
             _("该走访状态为“%s”，不能登记诉求。") % visit.get_status_display(), code="visit_not_recordable"
         )
+    if visit.planned_date is not None and visit.status == VisitStatus.PLANNED:
+        # One rule with receptions (cases.desk.sessions): demands are raised only once the session has begun.
+        check_begun(day_start(visit.planned_date), case_fields.get("now") or timezone.now(), field="visit",
+                    what="raise")
     for name, expected in (("source", Source.VISIT), ("village", visit.village), ("visit", visit)):
         if name in case_fields:
             given = case_fields.pop(name)

@@ -11,6 +11,9 @@ from cases import services
 from cases.choices import Action, Status
 from cases.models import Case
 from grids.choices import Role
+from reps.choices import VisitStatus
+from reps.models import Visit
+from reps.visits import raise_case_at_visit
 
 from . import factories
 
@@ -129,6 +132,19 @@ def test_a_returned_case_may_go_back_to_the_grid_that_returned_it(town):
 
 
 # --- Defect 3: a session is recorded, and demands raised at it, only once it has begun ------------------
+
+
+@pytest.mark.django_db
+def test_a_case_cannot_be_raised_at_a_visit_whose_day_has_not_come(town):
+    cai = town.user(Role.CADRE)
+    cadre = cai.cadre
+    visit = Visit.objects.create(cadre=cadre, village=town.a, iso_week="2025-W16", planned_date=dt.date(2025, 4, 14),
+                                 status=VisitStatus.PLANNED)
+    with pytest.raises(ValidationError) as err:
+        raise_case_at_visit(visit, actor=cai, kind="help", title="路灯", now=T0)  # a week early
+    assert err.value.message_dict == {"visit": ["该场次于 2025-04-14 00:00 开始，开始前不能登记诉求。"]}
+    case = raise_case_at_visit(visit, actor=cai, kind="help", title="路灯", now=dt.datetime(2025, 4, 14, 9, 5, tzinfo=SH))
+    assert case.visit_link.visit_id == visit.pk
 
 
 @pytest.fixture
