@@ -179,3 +179,17 @@ def test_stopping_beat_alerts_dispatchers_and_admins_on_the_next_request(people,
     alerted = Notification.objects.filter(kind=NotificationKind.ENGINE_ALERT)
     assert sorted(alerted.values_list("recipient__username", flat=True)) == ["adam", "dora", "root"]
     assert alerted.first().title == "时限引擎已停止：6 分钟没有扫描"
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_when_the_last_sweep_ran(client, people, settings):
+    settings.SWEEP_STALE_AFTER_SECONDS = 300
+    people["adam"].groups.add(Group.objects.get_or_create(name="supervisor")[0])
+    client.force_login(people["adam"])
+    SweepRun.objects.create(started_at=T0, finished_at=T0, swept_at=T0, trigger="task")
+    with time_machine.travel(T0 + dt.timedelta(seconds=42), tick=False):
+        page = client.get("/dashboard/?start=2025-01-01&end=2025-12-31").content.decode()
+    assert "时限引擎：上次扫描 42 秒前" in page
+    with time_machine.travel(T0 + dt.timedelta(seconds=400), tick=False):
+        page = client.get("/dashboard/?start=2025-01-01&end=2025-12-31").content.decode()
+    assert "时限引擎：上次扫描 400 秒前" in page and "msg-error" in page

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from cases import maps, rules, selectors
 from cases.choices import OPEN_STATES
+from cases.heartbeat import engine_status
 from cases.models import Case
 from cases.pages import display, page, period_from_request, presets
 from grids.choices import Role
@@ -54,6 +55,7 @@ def dashboard(request):
         "presets": [(label, s.isoformat() if s else "", e.isoformat() if e else "")
                     for label, s, e in presets(local_today(now))],
         "query": encoded, "here": request.get_full_path(), "period_moved": moved,
+        "engine": engine_status(now),  # "last sweep N s ago" (cases.heartbeat)
         # the map (issue 14): open cases in scope (overdue ones red) and the village points
         "map": maps.map_context(cases_query="&".join(f"status={s}" for s in OPEN_STATES)),
     }
