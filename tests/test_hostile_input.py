@@ -117,3 +117,27 @@ def test_generated_page_queries_never_get_a_server_error(town):
         for url in urls:
             run(role, url, client)
     assert not failures, "\n".join(failures[:20])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [1.5, "1.5", True, "１", "7a", [1]])
+def test_an_id_must_be_an_integer(client, town, value):
+    """``grid: 1.5`` was taken as grid 1 (issue 19.5)."""
+    grid = value if not isinstance(value, float) else town.a1.pk + 0.5
+    body = {"kind": "complaint", "source": "hotline", "title": "路灯", "grid": grid}
+    response = client.post("/api/v1/cases/", body, content_type="application/json", **town.auth(Role.ADMIN))
+    assert response.status_code == 400
+    assert "grid" in response.json()
+    case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER))
+    response = client.post(f"/api/v1/cases/{case.pk}/dispatch/", {"grid": grid}, content_type="application/json",
+                           **town.auth(Role.ADMIN))
+    assert response.status_code == 400
+    assert "grid" in response.json()
+
+
+@pytest.mark.django_db
+def test_an_integer_id_and_a_string_of_digits_still_work(client, town):
+    for grid in (town.a1.pk, str(town.a1.pk)):
+        body = {"kind": "complaint", "source": "hotline", "title": "路灯", "grid": grid}
+        assert client.post("/api/v1/cases/", body, content_type="application/json",
+                           **town.auth(Role.ADMIN)).status_code == 201

@@ -23,7 +23,7 @@ from cases import rules
 from cases.choices import AttachmentKind, CaseKind, Source, Urgency
 from cases.desk import editing, history, phone, queues
 from cases.models import Attachment, Case, Category
-from grids.api.base import ScopedMixin, error_responses
+from grids.api.base import IdField, ScopedMixin, error_responses
 from grids.api.parsers import StrictJSONParser
 from grids.models import Grid
 
@@ -82,7 +82,7 @@ class BulkInput(serializers.Serializer):
     action = serializers.ChoiceField(choices=sorted(queues.BULK_ACTIONS))
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
                                 min_length=1, max_length=queues.BULK_MAX)
-    grid = serializers.PrimaryKeyRelatedField(queryset=Grid.objects.select_related("village", "leader__user"),
+    grid = IdField(queryset=Grid.objects.select_related("village", "leader__user"),
                                               required=False, allow_null=True, help_text="For `dispatch`.")
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
@@ -105,7 +105,7 @@ class BulkOutput(serializers.Serializer):
 class EditInput(serializers.Serializer):
     """Fields to correct; leave out what stays. ``lng``/``lat`` WGS-84 degrees (null clears)."""
 
-    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
+    category = IdField(queryset=Category.objects.all(), required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=CaseKind.choices, required=False)
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
     title = serializers.CharField(max_length=200, required=False)

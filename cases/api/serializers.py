@@ -13,6 +13,7 @@ from rest_framework import serializers
 from cases import rules, services
 from cases.choices import Satisfaction, Status, Urgency
 from cases.models import Case, CaseEvent, Category, Notification, SlaPolicy
+from grids.api.base import IdField
 from grids.models import Cadre, Grid, VillageAssignment
 from grids.scope import active_on
 
@@ -194,6 +195,8 @@ class CaseCreateSerializer(serializers.ModelSerializer):
     clock sets ``received_at``.
     """
 
+    serializer_related_field = IdField  # grid, village, category: integer ids only
+
     complainant_phone = serializers.CharField(max_length=30, required=False, allow_blank=True,
                                               validators=[phone_chars])
     lng = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False,
@@ -235,9 +238,9 @@ class RequiredNoteInput(serializers.Serializer):
 
 
 class DispatchInput(serializers.Serializer):
-    grid = serializers.PrimaryKeyRelatedField(queryset=Grid.objects.select_related("village", "leader__user"),
+    grid = IdField(queryset=Grid.objects.select_related("village", "leader__user"),
                                               help_text="The micro-grid to dispatch to.")
-    handler = serializers.PrimaryKeyRelatedField(
+    handler = IdField(
         queryset=Cadre.objects.filter(is_active=True).select_related("user"), required=False, allow_null=True,
         help_text="An active cadre of that grid or village; default: the grid's leader.")
     note = _note()
@@ -277,7 +280,7 @@ class CallbackInput(serializers.Serializer):
 
 class CancelInput(serializers.Serializer):
     reason = serializers.CharField(max_length=REASON_MAX)
-    duplicate_of = serializers.PrimaryKeyRelatedField(
+    duplicate_of = IdField(
         queryset=Case.objects.none(), required=False, allow_null=True,
         help_text="The original case (in your scope) when this one repeats it.")
     exclude = serializers.BooleanField(default=True, help_text="Also take it out of the assessed scope (剔除).")

@@ -71,3 +71,15 @@ def error_responses(*codes: int, media_type: str | None = None) -> dict:
         out[(code, media_type) if media_type else code] = OpenApiResponse(response=schema,
                                                                            description=_DESCRIPTIONS[code])
     return out
+
+
+class IdField(serializers.PrimaryKeyRelatedField):
+    """A related object by its integer id. DRF's PrimaryKeyRelatedField hands the raw value to the database,
+    which turned ``1.5`` (and ``true``) into 1; here only an integer, or a string of digits, is an id
+    (issue 19.5). Anything else is 400 ``incorrect_type``."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not (isinstance(data, int) or (isinstance(data, str) and data.isdigit()
+                                                                     and data.isascii())):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(int(data))

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from cases.api.serializers import CaseSerializer, phone_chars
 from cases.choices import CaseKind, Satisfaction, Urgency
 from cases.models import Category
+from grids.api.base import IdField
 from grids.models import Grid, Village
 from reps import selectors
 from reps.choices import LoopStep
@@ -175,16 +176,16 @@ class DeputyCaseSerializer(CaseSerializer):
 
 
 class ReceptionCreateInput(serializers.Serializer):
-    station = serializers.PrimaryKeyRelatedField(queryset=LiaisonStation.objects.filter(is_active=True))
+    station = IdField(queryset=LiaisonStation.objects.filter(is_active=True))
     starts_at = serializers.DateTimeField(help_text="ISO 8601; without an offset, Asia/Shanghai time.")
     ends_at = serializers.DateTimeField()
-    deputies = serializers.PrimaryKeyRelatedField(queryset=Deputy.objects.filter(is_active=True), many=True,
+    deputies = IdField(queryset=Deputy.objects.filter(is_active=True), many=True,
                                                   required=False, help_text="Deputies on duty (ids).")
     notes = serializers.CharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
 
 
 class RecordInput(serializers.Serializer):
-    deputies = serializers.PrimaryKeyRelatedField(queryset=Deputy.objects.filter(is_active=True), many=True,
+    deputies = IdField(queryset=Deputy.objects.filter(is_active=True), many=True,
                                                   allow_empty=False, help_text="Deputies present (ids).")
     residents_received = serializers.IntegerField(min_value=0, max_value=100000)
     notes = serializers.CharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
@@ -197,16 +198,16 @@ class DemandInput(serializers.Serializer):
     ``POST /cases/`` (``grid`` or ``village`` required) and, for the command centre, the raising ``deputy``.
     A deputy raises demands as themself and may leave ``deputy`` out."""
 
-    deputy = serializers.PrimaryKeyRelatedField(queryset=Deputy.objects.select_related("station"),
+    deputy = IdField(queryset=Deputy.objects.select_related("station"),
                                                 required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=CaseKind.choices)
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=NOTE_MAX * 5, required=False, allow_blank=True, default="")
-    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
+    category = IdField(queryset=Category.objects.all(), required=False, allow_null=True)
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, allow_null=True)
-    grid = serializers.PrimaryKeyRelatedField(queryset=Grid.objects.select_related("village"), required=False,
+    grid = IdField(queryset=Grid.objects.select_related("village"), required=False,
                                               allow_null=True)
-    village = serializers.PrimaryKeyRelatedField(queryset=Village.objects.all(), required=False, allow_null=True)
+    village = IdField(queryset=Village.objects.all(), required=False, allow_null=True)
     complainant_name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     complainant_phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="",
                                               validators=[phone_chars])
