@@ -35,3 +35,5 @@ def _make_broker_folders(sender, source, **kwargs):
 
 
 app.autodiscover_tasks()
+
+from xiji_grid import requestlog  # noqa: E402,F401 - request id into task headers, one log line per task

@@ -16,3 +16,21 @@ class ClientErrorsWithoutTraceback(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+class MaskPersonalData(logging.Filter):
+    """Masks phone numbers, ID-card numbers and labelled names in every record's message and string
+    arguments with the importer's rule (``cases.importing.mask_personal_data``, DESIGN §10) — the last guard:
+    code never logs complaint text or names on purpose. Never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            from cases.importing import mask_personal_data
+
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - apps not loaded yet, or a malformed record: left as it is
+            return True
+        masked = mask_personal_data(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True

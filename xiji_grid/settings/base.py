@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "xiji_grid.requestlog.RequestLogMiddleware",  # one JSON line per request, request id (xiji_grid/requestlog.py)
     "django.middleware.security.SecurityMiddleware",
     "xiji_grid.middleware.RejectNulMiddleware",  # ?q=%00 and the kind: 400, never a database error
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -270,6 +271,7 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING below: JSON lines, masked, with request ids
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Queues (issue 17): the deadline sweep, notification delivery and bulk imports each have their own, so a
@@ -443,14 +445,23 @@ LOGGING = {
         "client_errors_without_traceback": {"()": "xiji_grid.logfilters.ClientErrorsWithoutTraceback"},
         # No channel secret or phone number in any log line (cases.channels.redaction).
         "redact_secrets": {"()": "cases.channels.redaction.RedactingFilter"},
+        "request_id": {"()": "xiji_grid.requestlog.RequestIdFilter"},
+        # Phone and ID-card numbers, labelled names: masked with the importer's rule (DESIGN §10).
+        "mask_personal_data": {"()": "xiji_grid.logfilters.MaskPersonalData"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line (python-json-logger): time, level, logger, message, request_id and the
+        # record's extra fields (method, path, status, duration_ms, task …). LOG_FORMAT=plain for the old lines.
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
         "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
                           "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+        "console": {"class": "logging.StreamHandler", "formatter": env("LOG_FORMAT", default="json"),
+                    "filters": ["request_id", "redact_secrets", "mask_personal_data"]},
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
         "mail_admins": {"class": "django.utils.log.AdminEmailHandler", "level": "ERROR",
                         "filters": ["require_debug_false"]},
