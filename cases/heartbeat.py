@@ -138,12 +138,14 @@ def check_engine(now: dt.datetime | None = None) -> list:
     default the current time. Must not be called by beat (it watches beat).
     """
     from django.db import transaction
+    from django.utils import translation
 
     from .notifications import notify
 
     status = engine_status(now)
     created = []
-    with transaction.atomic():
+    # Stored in the product's language (zh-hans), whatever language the request that noticed it speaks.
+    with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
         if status.stale:
             minutes = status.seconds_since // 60
             created += notify(
