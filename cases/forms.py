@@ -100,7 +100,10 @@ class CaseForm(forms.Form):
         self.origin = origin
         self.fields["village"].queryset = scope.villages(Village.objects.order_by("code"))
         self.fields["grid"].queryset = scope.grids(Grid.objects.select_related("village").order_by("code"))
-        if Role.DEPUTY in scope.roles:
+        if scope.roles == {Role.DEPUTY}:
+            # A deputy logs what residents bring to the station, nothing else (issue 16 build 6).
+            self.fields["source"].choices = [(Source.DEPUTY.value, Source.DEPUTY.label)]
+        elif Role.DEPUTY in scope.roles:
             self.fields["source"].choices = [(Source.DEPUTY.value, Source.DEPUTY.label)] + self.fields["source"].choices
         if origin is not None:
             village_id = origin.village.pk

@@ -274,3 +274,12 @@ def test_the_monthly_report_prints_the_months_rates(client, town):
     assessment = client.get("/dashboard/report/", {"month": "2025-04", "kind": "assessment"}).content.decode()
     assert "2025年3月19日—2025年4月18日" in assessment
     assert login(client, town, Role.GRID_LEADER).get("/dashboard/report/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_deputy_may_choose_only_the_liaison_station_as_source(client, town):
+    html = login(client, town, Role.DEPUTY).get("/cases/new/").content.decode()
+    select = html.split('name="source"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([a-z_]+)"', select) == ["deputy"]
+    refused = client.post("/cases/new/", {"village": town.a.pk, "kind": "help", "source": "hotline", "title": "路灯"})
+    assert refused.status_code == 400 and not Case.objects.filter(title="路灯", source="hotline").exists()

@@ -730,7 +730,8 @@ def test_a_deputy_logs_a_case_with_source_liaison_station_by_default(client, tow
 
     login(client, town, Role.DEPUTY)
     page = client.get("/cases/new/").content.decode()
-    assert '<option value="deputy" selected>' in page and '<option value="patrol">' in page
+    # Only the liaison station: a deputy does not log patrol or hotline cases (issue 16 build 6).
+    assert '<option value="deputy" selected>' in page and '<option value="patrol">' not in page
     # A deputy login without a deputy record: a plain case with source deputy, theirs to see.
     response = client.post("/cases/new/", case_form(town, grid="", source=Source.DEPUTY, description="建议增设公交站"))
     case = Case.objects.latest("pk")
