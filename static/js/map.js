@@ -90,8 +90,9 @@
       el.dataset.pins = "1";
     }
     function fit() {
-      if (bounds.length > 1) { map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 }); }
-      else if (bounds.length === 1) { map.setView(bounds[0], 15); }
+      // no animation: a first view should not zoom in over a second (and screenshots catch no half-way scale)
+      if (bounds.length > 1) { map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15, animate: false }); }
+      else if (bounds.length === 1) { map.setView(bounds[0], 15, { animate: false }); }
     }
     fit();
     if (cfg.pick_url) { picker(map, cfg, own); }
