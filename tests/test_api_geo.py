@@ -125,3 +125,26 @@ def test_a_grid_leader_sets_a_place_by_tap_or_phone_and_it_is_audited(town, plac
     closed = client_for(town, Role.DISPATCHER).post(f"/api/v1/cases/{resolved.pk}/place/", {"lng": 116.9, "lat": 39.8},
                                                     format="json")
     assert closed.status_code == 409  # a resolved case is no longer open
+
+
+@pytest.mark.django_db
+def test_hotspots_geojson_puts_each_active_hotspot_at_its_village_point(town):
+    from cases.models import Hotspot
+
+    placed_village = Village.objects.filter(lng__isnull=False).order_by("code").first()
+    at = NOW - dt.timedelta(days=1)
+    common = {"category": town.cat_top, "window_start": at - dt.timedelta(days=30), "window_end": at,
+              "first_seen_at": at, "last_seen_at": at}
+    hot = Hotspot.objects.create(title="积水反复，电话13812345678", village=placed_village, heat=7.5, case_count=6, **common)
+    Hotspot.objects.create(title="未定位", village=town.a, heat=3.0, **common)  # village a has no point
+    Hotspot.objects.create(title="已不在", village=placed_village, heat=2.0, active=False, **common)
+    body = client_for(town, Role.SUPERVISOR).get("/api/v1/hotspots/geojson/", {"crs": "gcj02"}).json()
+    assert [f["id"] for f in body["features"]] == [hot.pk]
+    feature = body["features"][0]
+    assert feature["properties"] == {"id": hot.pk, "title": "积水反复，电话138****5678", "heat": 7.5, "cases": 6,
+                                     "village": placed_village.short_name}
+    gcj = geo.wgs84_to_gcj02(float(placed_village.lng), float(placed_village.lat))
+    assert feature["geometry"]["coordinates"] == [round(gcj[0], 6), round(gcj[1], 6)]
+    from cases.maps import map_context
+
+    assert map_context(cases_query="")["hotspots_url"] == f"/api/v1/hotspots/geojson/?crs={map_context()['crs']}"

@@ -16,13 +16,14 @@ from rest_framework.response import Response
 from cases import rules
 from cases.filtersets import CaseFilterSet
 from cases.importing import mask_personal_data
-from cases.models import Case
+from cases.models import Case, Hotspot
 from cases.places import set_place
 from grids import geo
 from grids.api.base import ScopedMixin, error_responses
 
 from .errors import Forbidden
 from .serializers import CaseSerializer
+from .text import hotspots_in_scope
 
 CRS_CHOICES = [(geo.WGS84, "WGS-84"), (geo.GCJ02, "GCJ-02 (AMap, Tencent)"), (geo.BD09, "BD-09 (Baidu)")]
 CRS_PARAMETER = OpenApiParameter("crs", str, enum=list(geo.SYSTEMS),
@@ -109,3 +110,25 @@ class CasePlaceView(ScopedMixin, generics.GenericAPIView):
             set_place(case, actor=request.user, now=self.now, **data.validated_data)
         case = Case.objects.select_related("village", "grid", "category", "handler").get(pk=pk)
         return Response(CaseSerializer(case, context=self.get_serializer_context()).data)
+
+
+class HotspotGeoJSONView(ScopedMixin, generics.GenericAPIView):
+    """Active hotspots in scope as GeoJSON Points at their village's point, ``properties.heat`` their heat
+    index (issue 11), for the dashboard map's heat layer. Hotspots whose village has no point are left out."""
+
+    queryset = Case.objects.none()
+    serializer_class = FeatureCollectionSerializer
+    pagination_class = None
+    filter_backends = []
+
+    @extend_schema(parameters=[CRS_PARAMETER], responses={200: FeatureCollectionSerializer,
+                                                          **error_responses(400, 401)})
+    def get(self, request):
+        crs = requested_crs(request)
+        qs = Hotspot.objects.select_related("village").filter(active=True, village__lng__isnull=False,
+                                                              village__lat__isnull=False).order_by("-heat", "id")
+        features = [geo.feature(h.village.lng, h.village.lat, {
+            "id": h.pk, "title": mask_personal_data(h.title), "heat": h.heat, "cases": h.case_count,
+            "village": h.village.short_name}, crs=crs, feature_id=h.pk)
+            for h in hotspots_in_scope(self.scope, qs).distinct()[:settings.MAP_MAX_FEATURES] if h.heat > 0]
+        return Response({"type": "FeatureCollection", "features": features, "crs": crs, "truncated": False})

@@ -4,7 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from .channels import MyChannelViewSet
 from .desk import AttachmentViewSet, CallbackQueueView, IntakeQueueView
-from .geo import CaseGeoJSONView, CasePlaceView
+from .geo import CaseGeoJSONView, CasePlaceView, HotspotGeoJSONView
 from .stats import OverdueView, RatesView
 from .text import (
     CaseDuplicatesView,
@@ -30,6 +30,7 @@ router.register("topics", MonthlyTopicViewSet, basename="topic")
 urlpatterns = [
     path("cases/geojson/", CaseGeoJSONView.as_view(), name="case-geojson"),  # before cases/{pk}/
     path("cases/<int:pk>/place/", CasePlaceView.as_view(), name="case-place"),
+    path("hotspots/geojson/", HotspotGeoJSONView.as_view(), name="hotspot-geojson"),  # before hotspots/{pk}/
     # Before the router: its detail routes (categories/{pk}/, cases/{pk}/) would take these paths.
     path("categories/suggest/", CategorySuggestView.as_view(), name="category-suggest"),
     path("categories/search/", CategorySearchView.as_view(), name="category-search"),
