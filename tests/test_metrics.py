@@ -105,3 +105,18 @@ def test_blank_enum_answers_are_allowed_by_the_schema(client):
     assert allows_blank(schema["Case"]["properties"]["satisfaction"])
     assert allows_blank(schema["CaseEvent"]["properties"]["from_status"])
     assert allows_blank(schema["Category"]["properties"]["default_urgency"])
+
+
+@pytest.mark.django_db
+def test_imports_count_their_rows(tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    factories.build_town()
+    path = tmp_path / "hotline.csv"
+    path.write_text("工单编号,受理时间,标题\nH-1,2025-04-01 09:00:00,路灯不亮\nH-2,,积水\nH-3,2025-04-01 10:00:00,噪音\n",
+                    encoding="utf-8")
+    call_command("import_cases", str(path), "--skip-invalid", stdout=io.StringIO(), stderr=io.StringIO())
+    values = metrics.counter_values()
+    assert (values["import_rows"], values["import_bad_rows"]) == (2, 1)

@@ -47,6 +47,11 @@ class Command(BaseCommand):
 
             refresh_daily_stats(days=days_of_cases(report.replay.case_ids))
         self.stdout.write(("dry run: " if dry_run else "") + report.summary())
+        if not dry_run:  # the /metrics counters (cases.metrics): rows written, rows refused
+            from cases import metrics
+
+            metrics.increment(import_rows=len(report.plan.records) if report.written else 0,
+                              import_bad_rows=report.plan.bad_rows)
         if report.plan.faults and not skip_invalid and not dry_run:
             raise CommandError(f"{report.plan.bad_rows} bad rows: nothing written (use --skip-invalid to write "
                                f"the good rows)")
