@@ -11,10 +11,14 @@ from .models import (
     Category,
     Delivery,
     DeliveryAttempt,
+    ExternalSystem,
+    FeedbackAttempt,
+    FeedbackDelivery,
     Notification,
     NotificationChannel,
     SlaPolicy,
     SweepRun,
+    UpstreamOrder,
 )
 
 
@@ -198,4 +202,81 @@ class DeliveryAttemptAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Connected systems (issue 13) -----------------------------------------------------------------------
+
+@admin.register(ExternalSystem)
+class ExternalSystemAdmin(admin.ModelAdmin):
+    """External systems. The API key is shown once, when issued (action "发放新密钥"); the webhook secret is
+    never shown whole after saving."""
+
+    list_display = ["code", "name", "kind", "source", "webhook_url", "active", "key_prefix"]
+    list_filter = ["kind", "active"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["key_prefix", "created_at", "secret_hint"]
+    exclude = ["key_hash"]
+    actions = ["issue_new_key"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.webhook_secret:
+            fields = [f for f in fields if f != "webhook_secret"]  # replace it through the shell or a new system
+        return fields
+
+    @admin.display(description=_("签名密钥"))
+    def secret_hint(self, obj):
+        return f"…{obj.webhook_secret[-4:]}" if obj and obj.webhook_secret else "—"
+
+    def save_model(self, request, obj, form, change):
+        if not obj.key_hash:
+            from .interop.upstream import issue_key
+
+            key = issue_key(obj)
+            messages.warning(request, _("新 API 密钥（只显示这一次）：%s") % key)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("发放新密钥（旧密钥立即失效）"))
+    def issue_new_key(self, request, queryset):
+        from .interop.upstream import issue_key
+
+        for system in queryset:
+            key = issue_key(system)
+            system.save(update_fields=["key_prefix", "key_hash"])
+            messages.warning(request, _("%(code)s 的新 API 密钥（只显示这一次）：%(key)s") % {"code": system.code, "key": key})
+
+
+@admin.register(UpstreamOrder)
+class UpstreamOrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "system", "case", "updates", "created_at", "updated_at"]
+    list_filter = ["system"]
+    search_fields = ["number", "case__number"]
+    readonly_fields = ["system", "number", "case", "fields", "digest", "updates", "created_at", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class FeedbackAttemptInline(admin.TabularInline):
+    model = FeedbackAttempt
+    fields = ["number", "at", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FeedbackDelivery)
+class FeedbackDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["order", "step", "status", "attempts", "created_at", "delivered_at", "gave_up_at", "last_error"]
+    list_filter = ["status", "step", "order__system"]
+    search_fields = ["order__number", "case__number", "idempotency_key"]
+    readonly_fields = ["order", "case", "event", "step", "idempotency_key", "body", "status", "attempts",
+                       "next_attempt_at", "last_status_code", "last_error", "created_at", "delivered_at", "gave_up_at"]
+    inlines = [FeedbackAttemptInline]
+
+    def has_add_permission(self, request):
         return False

@@ -10,6 +10,10 @@ class CasesConfig(AppConfig):
 
     def ready(self):
         _register_pages()
+        from . import hooks
+        from .interop.feedback import record_feedback
+
+        hooks.on_event(record_feedback)  # feedback steps of upstream work orders (issue 13)
 
 
 def _register_pages():

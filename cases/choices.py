@@ -29,6 +29,22 @@ class Urgency(models.TextChoices):
     COMPLEX = "complex", _("疑难复杂")
 
 
+class DeadlineSource(models.TextChoices):
+    """What set a case's deadlines: the SlaPolicy of its urgency, or its source (an upstream work order's own
+    deadlines, an export's own due time), which then govern instead (DESIGN §5)."""
+
+    POLICY = "policy", _("时限标准")
+    EXTERNAL = "external", _("来源规定")
+
+
+class CallbackSource(models.TextChoices):
+    """Who made the callback (回访) a case carries: the town's own command centre, or the upstream 12345
+    platform's city-level callback (市级回访), which the three rates are assessed on."""
+
+    LOCAL = "local", _("本级回访")
+    UPSTREAM = "upstream", _("上级平台回访")
+
+
 class Status(models.TextChoices):
     RECEIVED = "received", _("已受理")
     DISPATCHED = "dispatched", _("已派单")
@@ -73,6 +89,7 @@ class Action(models.TextChoices):
     EDITED = "edited", _("更正诉求信息")
     PHONE_REVEALED = "phone_revealed", _("查看诉求人电话")
     ATTACHMENT_ADDED = "attachment_added", _("上传附件")
+    UPSTREAM_UPDATED = "upstream_updated", _("上级工单更新")
     RESPOND_WARNING = "respond_warning", _("响应预警")
     RESPOND_BREACH = "respond_breach", _("响应超时")
     RESOLVE_WARNING = "resolve_warning", _("办结预警")
@@ -93,6 +110,7 @@ class NotificationKind(models.TextChoices):
     DEPUTY_FEEDBACK = "deputy_feedback", _("代表诉求办结反馈")
     ENGINE_ALERT = "engine_alert", _("时限引擎告警")
     MORNING_DIGEST = "morning_digest", _("督办晨报")
+    DELIVERY_FAILED = "delivery_failed", _("上级反馈投递失败")
     OTHER = "other", _("其他")
 
 

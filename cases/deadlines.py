@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .choices import Action, NotificationKind
+from .choices import Action, DeadlineSource, NotificationKind
 from .models import Case, CaseEvent, SlaPolicy
 
 logger = logging.getLogger(__name__)
@@ -33,10 +33,46 @@ def apply_deadlines(case: Case, *, start: dt.datetime | None = None) -> None:
     """
     policy = SlaPolicy.objects.get(urgency=case.urgency)
     start = start or case.received_at
+    case.deadline_source = DeadlineSource.POLICY
     case.respond_due_at = start + policy.respond_within
     case.resolve_due_at = start + policy.resolve_within
     case.respond_warn_at = policy.warning_at(start, case.respond_due_at)
     case.resolve_warn_at = policy.warning_at(start, case.resolve_due_at)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalDeadlines:
+    """Deadlines that a case's source sets itself and that govern instead of the SlaPolicy (DESIGN §5): an
+    upstream 12345 work order's own respond and resolve deadlines, or an export's own due time (Boston's
+    ``target_dt``). Aware datetimes; None = the source sets no such deadline, so the case has none (it is
+    never late on it)."""
+
+    respond_due_at: dt.datetime | None = None
+    resolve_due_at: dt.datetime | None = None
+
+
+def apply_external_deadlines(case: Case, deadlines: ExternalDeadlines) -> None:
+    """Give the case its source's own deadlines (in memory; the caller saves) and mark them as governing
+    (``deadline_source = external``): dispatch, on-the-spot resolution and urgency changes then keep them.
+
+    Warning points sit at the ``warning_share`` of the urgency's SlaPolicy (75 % if none) of the way from
+    ``received_at`` to each deadline; a deadline at or before ``received_at`` has no warning point.
+    """
+    policy = SlaPolicy.objects.filter(urgency=case.urgency).first()
+    share = float(policy.warning_share) if policy is not None else 0.75
+    case.deadline_source = DeadlineSource.EXTERNAL
+    case.respond_due_at = deadlines.respond_due_at
+    case.resolve_due_at = deadlines.resolve_due_at
+    for due_field, warn_field in (("respond_due_at", "respond_warn_at"), ("resolve_due_at", "resolve_warn_at")):
+        due = getattr(case, due_field)
+        start = case.received_at
+        setattr(case, warn_field, start + (due - start) * share if due is not None and due > start else None)
+
+
+def needs_policy_deadlines(case: Case) -> bool:
+    """Whether the case still waits for the deadlines of its SlaPolicy (set at the first dispatch): not when
+    they are set already, nor when its source's own deadlines govern."""
+    return case.deadline_source == DeadlineSource.POLICY and case.respond_due_at is None
 
 
 def extend_resolve_deadline(case: Case, *, until: dt.datetime, now: dt.datetime) -> None:

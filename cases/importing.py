@@ -1,31 +1,45 @@
-"""Import citizen demands from CSV or XLSX exports (issue 4; DESIGN §9 "management commands for importing").
+"""Import citizen demands from exports: CSV, XLSX and JSON (issue 4; issue 13 §3–§5; DESIGN §9).
 
-Two column sets are understood; which one a file uses is read from its header row:
+One importer, two halves: **parsing** (:func:`plan_import`) reads a file through a column-map profile
+(:mod:`cases.interop.profiles`) into normalised :class:`Record` rows and faults, writing nothing;
+**writing** (:func:`import_file` → :func:`cases.replay.replay_records`) creates the cases. Which profile a
+file uses is named (``profile=``, ``--profile``, ``--format open311``) or read from its header row. Shipped
+profiles: the two Chinese column sets of the first release, and the exports cities publish:
 
-* **message board** (网上留言, the TipDM 2020 C files): 留言编号 → ``external_ref``, 留言时间 → received
+* ``message_board`` (网上留言, the TipDM 2020 C files): 留言编号 → ``external_ref``, 留言时间 → received
   time, 留言主题 → title, 留言详情 → description, 一级分类 or 一级标签 → top-level category (by name),
-  答复意见 / 答复时间 → the handling result and its time. 留言用户 (a pseudonymous account id) → ``complainant_ref`` (it tells the same caller, for duplicates and
+  答复意见 / 答复时间 → the handling result and its time. 留言用户 (a pseudonymous account id) → ``complainant_ref`` (it tells the
   hotspots); 点赞数 / 反对数, where an export has them, → ``votes_up`` / ``votes_down``.
-* **hotline** (12345 work orders, a generic export): 工单编号, 受理时间, 标题, 诉求内容, 诉求类型, 分类,
+* ``hotline`` (12345 work orders, a generic export): 工单编号, 受理时间, 标题, 诉求内容, 诉求类型, 分类,
   紧急程度, 诉求人, 联系电话, 地址, 村/社区, 微网格, 响应时间, 办结时间, 办理结果, 是否解决; only 工单编号
-  and 受理时间 are required (see :data:`HOTLINE_COLUMNS`).
+  and 受理时间 are required (the profile ``cases/interop/profiles/hotline.toml`` says what each means).
+* ``nyc311`` (NYC Open Data CSV), ``nyc311_api`` (the JSON of the city's open-data API), ``boston311``
+  (Analyze Boston CSV; its ``target_dt`` is the case's resolve deadline), ``open311`` (GeoReport v2
+  ``requests.json``, with a service-code mapping file).
 
 The format is read from the content, not the file name: a file starting with the ZIP signature
-``PK\\x03\\x04`` is XLSX (first worksheet, openpyxl), anything else is CSV (UTF-8 with or without BOM,
-else GB18030). Rows are numbered as a spreadsheet shows them: the header is row 1; wholly blank rows are
-skipped but keep their number.
+``PK\\x03\\x04`` is XLSX (first worksheet, openpyxl), one starting with ``[`` or ``{`` is JSON, anything
+else is CSV (UTF-8 with or without BOM, else GB18030). A path may be an ``http(s)://`` URL. Table rows are
+numbered as a spreadsheet shows them: the header is row 1; wholly blank rows are skipped but keep their
+number. JSON rows are numbered by their position in the file's array (from 1).
 
-Times are Asia/Shanghai wall-clock: ``2019/4/25 9:32:09``, ``2019-04-08 08:37:20``, ``2019/4/25 9:32``,
-``2019年4月25日 9:32``, Excel date cells and Excel serial numbers. A date with no time of day is read as
-00:00:00 for the received time and as 23:59:59 for a reply, response or resolution time (the latest moment
-the date allows, so a same-day reply is never "before the message" and on-time figures are never
-overstated; an Excel date cell at exactly midnight counts as a date alone). Text cells are trimmed (the real files start many cells with blank lines and tabs).
+Times without an offset are wall-clock in the profile's time zone (Asia/Shanghai for the Chinese sets):
+``2019/4/25 9:32:09``, ``2019-04-08 08:37:20``, ``2019/4/25 9:32``, ``2019年4月25日 9:32``, ISO 8601, the
+profile's own ``strptime`` formats, Excel date cells and Excel serial numbers. A date with no time of day is
+read as 00:00:00 for the received time and as 23:59:59 for a reply, response or resolution time (the latest
+moment the date allows, so a same-day reply is never "before the message" and on-time figures are never
+overstated; an Excel date cell at exactly midnight counts as a date alone). Text cells are trimmed (the
+real files start many cells with blank lines and tabs).
 
-Places in the message-board data are masked by its publisher, so every record is put on a micro-grid by
-:func:`grid_for`: ``sha256("<source>:<external_ref>")``, first 8 bytes as a big-endian integer, modulo the
-number of micro-grids ordered by code (the 180 of Xiji) — the same file always lands the same way. A
-hotline row naming its 村/社区 is placed by the same rule among that village's grids; one naming its
-微网格 goes there.
+Every record keeps its source system (the profile's ``system``, ``Case.source_system``) and its id
+(``external_ref``); a record already present (same source, system and id, same received time) is counted,
+not written again, so a re-import is a no-op.
+
+Places in the message-board data are masked by its publisher, and foreign exports are not in Xiji, so every
+such record is put on a micro-grid by :func:`grid_for`: ``sha256("<source>:<external_ref>")``, first 8
+bytes as a big-endian integer, modulo the number of micro-grids ordered by code (the 180 of Xiji) — the
+same file always lands the same way. A hotline row naming its 村/社区 is placed by the same rule among that
+village's grids; one naming its 微网格 goes there.
 
 Personal data in free text (title, description, result) is masked by :func:`mask_personal_data`.
 Complaint text and names are never logged; faults name the row, the column and the fault only.
@@ -37,54 +51,27 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import json
 import logging
 import re
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from grids.models import Grid, Village
 
 from .choices import CaseKind, Source, Urgency
+from .interop.profiles import Profile, ProfileError, detect_profile, load_mapping, load_profile
 from .models import Case, Category
 
 logger = logging.getLogger(__name__)
 
 XLSX_MAGIC = b"PK\x03\x04"
-
-#: Message-board column set (TipDM 2020 C). ``None`` = optional.
-MESSAGE_BOARD_COLUMNS = {
-    "id": "留言编号",
-    "received": "留言时间",
-    "title": "留言主题",
-    "description": "留言详情",
-    "category": ("一级分类", "一级标签"),
-    "result": "答复意见",
-    "resolved": "答复时间",
-}
-MESSAGE_BOARD_REQUIRED = ("留言编号", "留言时间", "留言主题")
-
-#: Hotline column set: header name → meaning. Required: 工单编号, 受理时间.
-HOTLINE_COLUMNS = {
-    "工单编号": "external reference (required, unique per source)",
-    "受理时间": "received time (required)",
-    "标题": "title; if absent or empty, the first 30 characters of 诉求内容",
-    "诉求内容": "description",
-    "诉求类型": "咨询 / 求助 / 投诉 / 举报 / 建议 (or enquiry, help, complaint, report, suggestion)",
-    "分类": "category: a top-level name, a name unique in the taxonomy, or a path 一级/二级/三级",
-    "紧急程度": "紧急 / 水电气热 / 一般 / 疑难复杂 (or the English values); empty: the category's default",
-    "诉求人": "complainant's name (stored, never logged)",
-    "联系电话": "complainant's phone (stored whole, shown masked, DESIGN §10)",
-    "地址": "address",
-    "村/社区": "village: 12-digit statistical code, full name or short name",
-    "微网格": "micro-grid code, e.g. 110112110222-05",
-    "响应时间": "time the complainant was contacted; empty: the resolution time",
-    "办结时间": "resolution time",
-    "办理结果": "handling result (required when 办结时间 is given)",
-    "是否解决": "是 / 否 (default 是)",
-}
-HOTLINE_REQUIRED = ("工单编号", "受理时间")
 
 MAX_TITLE = Case._meta.get_field("title").max_length
 MAX_REF = Case._meta.get_field("external_ref").max_length
@@ -113,7 +100,16 @@ class Fault:
 
 @dataclasses.dataclass
 class Record:
-    """One valid row, ready for :func:`cases.replay.replay_records`. Times are aware (UTC)."""
+    """One valid row, normalised: what the writing half needs to create a case (the same for every profile).
+
+    ``row``: the file's row number. ``external_ref``: the row's own id in ``source_system`` (the plan's
+    ``system``, repeated here so a record stands alone). Times are aware datetimes (UTC). ``grid_id``: the
+    micro-grid it lands on; ``category_id``: a Category or None. ``responded_at``/``resolved_at``: None while
+    not reached. ``deadlines``: ``policy`` (the SlaPolicy of the urgency, counted from ``received_at``) or
+    ``file`` (``respond_due_at``/``resolve_due_at`` are the case's deadlines and govern; None = no such
+    deadline). ``lat``/``lng``: WGS-84 degrees as Decimals with 6 places, or None. ``votes_up``/
+    ``votes_down``: counts of a public message board's 点赞数/反对数 where the file has them, else None.
+    """
 
     row: int
     external_ref: str
@@ -132,6 +128,12 @@ class Record:
     result: str = ""
     solved: bool = True
     complainant_ref: str = ""
+    source_system: str = ""
+    deadlines: str = "policy"
+    respond_due_at: dt.datetime | None = None
+    resolve_due_at: dt.datetime | None = None
+    lat: Decimal | None = None
+    lng: Decimal | None = None
     votes_up: int | None = None
     votes_down: int | None = None
 
@@ -141,13 +143,15 @@ class ImportPlan:
     """What :func:`plan_import` found in a file."""
 
     path: str
-    file_format: str  # "csv" | "xlsx"
-    column_set: str  # "message_board" | "hotline"
+    file_format: str  # "csv" | "xlsx" | "json"
+    column_set: str  # the profile's id: "message_board", "hotline", "nyc311", "boston311", "open311" …
     source: str
+    system: str = ""  # the source system of every record (Case.source_system)
     rows: int = 0  # data rows (blank rows not counted)
     records: list[Record] = dataclasses.field(default_factory=list)  # valid rows not imported before
-    existing: int = 0  # valid rows whose external_ref this source already has
+    existing: int = 0  # valid rows whose external_ref this source and system already have
     faults: list[Fault] = dataclasses.field(default_factory=list)
+    uncategorised: int = 0  # valid rows whose category value the profile's map does not name
 
     @property
     def bad_rows(self) -> int:
@@ -156,28 +160,106 @@ class ImportPlan:
 
 # --- Reading -----------------------------------------------------------------------------------------
 
+#: Largest file fetched from a URL (bytes).
+MAX_DOWNLOAD = 512 * 1024 * 1024
 
-def read_table(path: str | Path) -> tuple[str, list[str], Iterator[tuple[int, list]]]:
-    """Open a CSV or XLSX file, format chosen by content. Returns ``(format, header, rows)`` where
-    ``rows`` yields ``(row_number, cells)`` for every non-blank data row (header = row 1). XLSX cells keep
-    their types (str, int, float, datetime); CSV cells are str. Raises ImportRefused when unreadable."""
-    path = Path(path)
+
+def _is_url(path) -> bool:
+    return isinstance(path, str) and path.lower().startswith(("http://", "https://"))
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The content of a file, or of an ``http(s)://`` URL (GET, 60 s time-out, at most
+    :data:`MAX_DOWNLOAD` bytes). Raises ImportRefused when it cannot be read."""
+    if _is_url(path):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(path, headers={"Accept": "application/json, */*"}),
+                                        timeout=60) as resp:
+                data = resp.read(MAX_DOWNLOAD + 1)
+        except (OSError, ValueError) as exc:
+            raise ImportRefused(f"cannot fetch {_safe_url(path)}: {exc}") from None
+        if len(data) > MAX_DOWNLOAD:
+            raise ImportRefused(f"{_safe_url(path)}: larger than {MAX_DOWNLOAD} bytes")
+        return data
     try:
-        with path.open("rb") as fh:
-            head = fh.read(4)
+        return Path(path).read_bytes()
     except OSError as exc:
         raise ImportRefused(f"cannot read {path}: {exc.strerror}") from exc
-    if head == XLSX_MAGIC:
-        return ("xlsx", *_read_xlsx(path))
-    return ("csv", *_read_csv(path))
+
+
+def _safe_url(url: str) -> str:
+    """A URL without its query (which may carry an API key) for messages and logs."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def read_table(path: str | Path, *, profile: Profile | None = None) -> tuple[str, list[str], Iterator[tuple[int, list]]]:
+    """Open a CSV, XLSX or JSON file (or URL), format chosen by content. Returns ``(format, header, rows)``
+    where ``rows`` yields ``(row_number, cells)`` for every non-blank data row (table header = row 1; JSON:
+    position in the array), or ``(row_number, Fault)`` for a row that cannot be read at all. XLSX cells keep
+    their types (str, int, float, datetime); CSV cells are str; JSON values are as decoded. ``profile``
+    picks, in a Django fixture holding several models, the model whose objects are the records. Raises
+    ImportRefused when unreadable."""
+    raw = read_bytes(path)
+    name = _safe_url(path) if _is_url(path) else str(path)
+    if raw[:4] == XLSX_MAGIC:
+        if _is_url(path):
+            raise ImportRefused(f"{name}: XLSX is read from a file, not a URL")
+        return ("xlsx", *_read_xlsx(Path(path)))
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{"):
+        return ("json", *_read_json(raw, name, profile))
+    return ("csv", *_read_csv(raw, name))
+
+
+def _read_json(raw: bytes, name: str, profile: Profile | None):
+    """An array of objects (or ``{"service_requests": [...]}``-style wrappers). In a Django fixture
+    (objects with ``model`` and ``fields``) the records are the ``fields`` of the objects of one model: the
+    one whose field names match ``profile`` (or a shipped profile)."""
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ImportRefused(f"{name}: not JSON ({exc})") from None
+    if isinstance(data, dict):
+        data = next((data[k] for k in ("service_requests", "requests", "data", "results")
+                     if isinstance(data.get(k), list)), None)
+    if not isinstance(data, list):
+        raise ImportRefused(f"{name}: JSON but not an array of records")
+    fixture = data and all(isinstance(o, dict) and "model" in o and isinstance(o.get("fields"), dict) for o in data)
+    if fixture:
+        models: dict[str, list] = {}
+        for number, obj in enumerate(data, start=1):
+            models.setdefault(obj["model"], []).append((number, obj["fields"]))
+        chosen = None
+        for objects in models.values():
+            keys = list(dict.fromkeys(k for _, fields in objects for k in fields))
+            fits = profile.matches(keys) if profile is not None else detect_profile(keys, file_format="json")
+            if fits:
+                chosen = objects
+                break
+        if chosen is None:
+            raise ImportRefused(f"{name}: a Django fixture, but no model of it has the fields of a known profile")
+        objects = chosen
+    else:
+        objects = list(enumerate(data, start=1))
+    header = list(dict.fromkeys(k for _, obj in objects if isinstance(obj, dict) for k in obj))
+
+    def rows():
+        for number, obj in objects:
+            if not isinstance(obj, dict):
+                yield number, Fault(number, "-", "not a JSON object")
+                continue
+            cells = [obj.get(k) for k in header]
+            if not _blank(cells):
+                yield number, cells
+
+    return header, rows()
 
 
 def _blank(cells) -> bool:
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
-def _read_csv(path: Path):
-    raw = path.read_bytes()
+def _read_csv(raw: bytes, path: str):
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = raw.decode(encoding)
@@ -308,15 +390,18 @@ _TIME = re.compile(
 )
 
 
-def parse_local_time(value, *, date_only_end: bool = False) -> dt.datetime | None:
-    """Read an Asia/Shanghai wall-clock time from a cell; returns an aware datetime, or None if empty.
+def parse_local_time(value, *, date_only_end: bool = False, tz: dt.tzinfo | None = None,
+                     formats: tuple[str, ...] = ()) -> dt.datetime | None:
+    """Read a wall-clock time from a cell; returns an aware datetime, or None if empty.
 
-    Accepts the text forms listed in the module docstring, ``datetime``/``date`` objects (Excel date
-    cells; naive = local) and Excel serial numbers (int/float between 1 and 2958465). A date without a
-    time of day is 00:00:00, or 23:59:59 when ``date_only_end`` (then also a naive datetime at exactly
-    midnight: that is how openpyxl reads an Excel date cell). Raises ValueError when unparseable.
+    ``tz`` is the zone of times without an offset (default Asia/Shanghai, ``TIME_ZONE``). Accepts the
+    ``strptime`` ``formats`` given (tried first), the text forms listed in the module docstring, ISO 8601
+    with an offset or ``Z`` (kept as given), ``datetime``/``date`` objects (Excel date cells; naive =
+    local) and Excel serial numbers (int/float between 1 and 2958465). A date without a time of day is
+    00:00:00, or 23:59:59 when ``date_only_end`` (then also a naive datetime at exactly midnight: that is
+    how openpyxl reads an Excel date cell). Raises ValueError when unparseable.
     """
-    tz = timezone.get_default_timezone()
+    tz = tz or timezone.get_default_timezone()
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, dt.datetime):
@@ -334,9 +419,18 @@ def parse_local_time(value, *, date_only_end: bool = False) -> dt.datetime | Non
 
         return timezone.make_aware(from_excel(value).replace(microsecond=0), tz)
     text = str(value).translate(_FULLWIDTH).strip()
+    for fmt in formats:
+        try:
+            return timezone.make_aware(dt.datetime.strptime(text, fmt), tz)
+        except ValueError:
+            continue
     match = _TIME.match(text)
     if not match:
-        raise ValueError("not a date and time")
+        try:  # ISO 8601 with an offset: 2011-06-28T05:14:00-07:00, 2022-01-21T18:47:00Z
+            moment = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise ValueError("not a date and time") from None
+        return moment if timezone.is_aware(moment) else timezone.make_aware(moment, tz)
     y, mo, d, h, mi, s = match.groups()
     if h is None:
         naive = dt.datetime(int(y), int(mo), int(d), *((23, 59, 59) if date_only_end else (0, 0, 0)))
@@ -403,21 +497,12 @@ def grid_for(source: str, external_ref: str, grids: list) -> object:
 # --- Planning ----------------------------------------------------------------------------------------
 
 
-class _Lookups:
-    """Reference data read once per file: grids, villages, categories, and the label maps."""
+class CategoryIndex:
+    """The taxonomy read once, to find a category by text: a top-level name, a name unique in the taxonomy,
+    or a path 一级/二级/三级 (separators ``/``, ``>``, ``＞``, ``／``). Shared by the importer and the
+    upstream work orders (one rule)."""
 
     def __init__(self):
-        self.grids = list(Grid.objects.order_by("code"))
-        if not self.grids:
-            raise ImportRefused("no micro-grids in the database: run `python manage.py seed_xiji` first")
-        self.grids_by_code = {g.code: g for g in self.grids}
-        self.grids_by_village: dict[int, list] = {}
-        for g in self.grids:
-            self.grids_by_village.setdefault(g.village_id, []).append(g)
-        self.villages: dict[str, Village] = {}
-        for v in Village.objects.all():
-            for key in (v.code, v.name, v.short_name):
-                self.villages[key] = v
         cats = list(Category.objects.select_related("parent__parent"))
         self.top = {c.name: c for c in cats if c.parent_id is None}
         self.by_path = {}
@@ -429,11 +514,9 @@ class _Lookups:
                 node = node.parent
             self.by_path["/".join(path)] = c
             self.by_name.setdefault(c.name, []).append(c)
-        self.kinds = _choice_map(CaseKind)
-        self.urgencies = _choice_map(Urgency)
 
     def category(self, text: str):
-        """Top-level name, unique name, or path 一级/二级/三级. Raises ValueError."""
+        """The Category ``text`` names. Raises ValueError (``unknown category``, ``ambiguous category name``)."""
         text = re.sub(r"\s*[/>＞／]\s*", "/", text)
         if text in self.top:
             return self.top[text]
@@ -445,7 +528,35 @@ class _Lookups:
         raise ValueError("ambiguous category name" if found else "unknown category")
 
 
+class _Lookups(CategoryIndex):
+    """Reference data read once per file: grids, villages, categories, and the label maps."""
+
+    def __init__(self, profile: Profile):
+        self.grids = list(Grid.objects.order_by("code"))
+        if not self.grids:
+            raise ImportRefused("no micro-grids in the database: run `python manage.py seed_xiji` first")
+        self.grids_by_code = {g.code: g for g in self.grids}
+        self.grids_by_village: dict[int, list] = {}
+        for g in self.grids:
+            self.grids_by_village.setdefault(g.village_id, []).append(g)
+        self.villages: dict[str, Village] = {}
+        for v in Village.objects.all():
+            for key in (v.code, v.name, v.short_name):
+                self.villages[key] = v
+        super().__init__()
+        self.kinds = {**_choice_map(CaseKind), **profile.kind_values}
+        self.urgencies = {**_choice_map(Urgency), **profile.urgency_values}
+        self.mapped: dict[str, int] = {}
+        for value, target in profile.category_map.items():
+            try:
+                self.mapped[value.casefold()] = self.category(target).pk
+            except ValueError as exc:
+                raise ImportRefused(f"profile {profile.id}: category map entry {value!r} → {target!r}: {exc} "
+                                    f"(is the taxonomy seeded?)") from None
+
+
 def _choice_map(choices) -> dict[str, str]:
+    """Value → value and Chinese label → value of a TextChoices (诉求类型 投诉 → ``complaint``)."""
     out = {}
     for value, label in choices.choices:
         out[value] = value
@@ -453,75 +564,106 @@ def _choice_map(choices) -> dict[str, str]:
     return out
 
 
+def resolve_profile(*, profile: str | Profile | None = None, file_format: str | None = None,
+                    mapping: str | Path | None = None) -> Profile | None:
+    """The profile an import names: a Profile, a shipped id or a path; ``file_format="open311"`` means the
+    shipped ``open311`` profile; ``mapping`` (an Open311 mapping file) is laid over it. None = read the
+    file's header. Raises ImportRefused for an unknown or broken profile or mapping file."""
+    try:
+        if isinstance(profile, str):
+            profile = load_profile(profile)
+        if profile is None and file_format == "open311":
+            profile = load_profile("open311")
+        if mapping is not None:
+            if profile is None:
+                raise ImportRefused("a mapping file goes with --format open311 or a profile")
+            profile = profile.with_mapping(load_mapping(mapping))
+    except ProfileError as exc:
+        raise ImportRefused(str(exc)) from None
+    return profile
+
+
 def plan_import(path: str | Path, *, source: str | None = None, kind: str | None = None,
-                now: dt.datetime | None = None) -> ImportPlan:
+                now: dt.datetime | None = None, profile: str | Profile | None = None,
+                file_format: str | None = None, mapping: str | Path | None = None,
+                system: str | None = None) -> ImportPlan:
     """Read and check a file; write nothing. Returns an ImportPlan with every fault found.
 
-    ``source`` (a :class:`Source` value) defaults to ``online`` for the message-board set and ``hotline``
-    for the hotline set; ``kind`` (a :class:`CaseKind` value) is used where the file has no 诉求类型
-    (default ``complaint``). ``now`` (aware) bounds the times: later ones are faults. Faults: missing
-    column, empty id, id too long, duplicate id in the file (every repeat after the first), empty or
-    unparseable time, time in the future, reply (or response) before the message, resolution before the
-    response, reply text without time or the reverse, empty title, unknown category/village/grid/kind/
-    urgency, value too long, a NUL byte in a cell, malformed CSV quoting (a quote left open at the end of
-    the file, text after a closing quote), and an id this source already has for a case received at another time (the
-    publisher reused the id for a different message). Valid rows whose ``external_ref`` this source
-    already has with the same received time are the same record: counted in ``existing``, left out of
-    ``records``, and not updated. Raises ImportRefused for an unreadable file, an unknown
-    column set, or an empty grid registry; ValueError for a bad ``source`` or ``kind``.
+    ``path``: a file or an ``http(s)://`` URL. ``profile`` / ``file_format`` / ``mapping``: see
+    :func:`resolve_profile` (default: the shipped profile whose header signature the file matches).
+    ``source`` (a :class:`Source` value) defaults to the profile's (``online`` for the message-board set,
+    ``hotline`` for the hotline set); ``system`` to the profile's source system; ``kind`` (a
+    :class:`CaseKind` value) is used where the file gives none (default: the profile's, ``complaint``).
+    ``now`` (aware) bounds the times: later ones are faults (deadlines excepted). Faults: missing column,
+    empty id, id too long, duplicate id in the file (every repeat after the first), empty or unparseable
+    time, time in the future, reply (or response) before the message, resolution before the response,
+    reply text without time or the reverse (profiles with ``reply_pair``), a resolved status without a
+    resolved time, a deadline before the received time, empty title, unknown category/village/grid/kind/
+    urgency, a coordinate or vote count that is not a number or out of range, value too long, a NUL byte
+    in a cell, malformed CSV quoting (a quote left open at the end of the file, text after a closing
+    quote), and an id this source already has for a case received at another time (the publisher reused
+    the id for a different message). Valid rows whose ``external_ref`` this source and system already have
+    with the same received time are the same record: counted in ``existing``, left out of ``records``, and
+    not updated. Raises ImportRefused for an unreadable file, an unknown column set or profile, or an
+    empty grid registry; ValueError for a bad ``source`` or ``kind``.
     """
     now = now or timezone.now()
     if source is not None and source not in Source.values:
         raise ValueError(f"unknown source {source!r}; one of {', '.join(Source.values)}")
     if kind is not None and kind not in CaseKind.values:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(CaseKind.values)}")
-    file_format, header, rows = read_table(path)
-    if "留言编号" in header or "留言时间" in header:
-        column_set, required = "message_board", MESSAGE_BOARD_REQUIRED
-    elif "工单编号" in header or "受理时间" in header:
-        column_set, required = "hotline", HOTLINE_REQUIRED
-    else:
+    chosen = resolve_profile(profile=profile, file_format=file_format, mapping=mapping)
+    file_format, header, rows = read_table(path, profile=chosen)
+    if chosen is None:
+        chosen = detect_profile(header, file_format=file_format)
+    if chosen is None:
         raise ImportRefused(
             f"{path}: unknown column set; the header needs 留言编号 and 留言时间 (message board) "
-            f"or 工单编号 and 受理时间 (hotline)"
+            f"or 工单编号 and 受理时间 (hotline), or name a profile (--profile; shipped: "
+            f"{', '.join(p for p in _shipped_ids())})"
         )
-    source = source or (Source.ONLINE if column_set == "message_board" else Source.HOTLINE)
-    plan = ImportPlan(path=str(path), file_format=file_format, column_set=column_set, source=source)
-    missing = [c for c in required if c not in header]
+    profile = chosen
+    source = source or profile.source
+    system = profile.system if system is None else system
+    plan = ImportPlan(path=_safe_url(path) if _is_url(path) else str(path), file_format=file_format,
+                      column_set=profile.id, source=source, system=system)
+    missing = [c for c in profile.required if c not in header]
     if missing:
         plan.faults.extend(Fault(1, c, "missing column") for c in missing)
         return plan
     index = {}
     for i, name in enumerate(header):
         index.setdefault(name, i)
-    lookups = _Lookups()
+    columns = {}  # role → (column names present, join?, sep)
+    for role, column in profile.columns.items():
+        present = [n for n in column.names if n in index]
+        if present:
+            columns[role] = (present if column.join else present[:1], column.join, column.sep)
+    lookups = _Lookups(profile)
     seen: dict[str, int] = {}
-    parse = _parse_message_board if column_set == "message_board" else _parse_hotline
     candidates: list[Record] = []
+    id_column = columns["id"][0][0] if "id" in columns else profile.columns["id"].names[0]
     for number, cells in rows:
         plan.rows += 1
         if isinstance(cells, Fault):  # the row could not be read at all
             plan.faults.append(cells)
             continue
-
-        def cell(name, _cells=cells):
-            i = index.get(name)
-            return _cells[i] if i is not None and i < len(_cells) else None
-
+        row = _Row(number, cells, index, columns)
         faults: list[Fault] = _nul_faults(number, header, cells)
-        record = parse(number, cell, faults, lookups=lookups, source=source, kind=kind or CaseKind.COMPLAINT,
-                       now=now, has=index.__contains__)
+        record = _parse_row(row, faults, profile=profile, lookups=lookups, source=source, system=system,
+                            kind=kind or profile.kind, now=now)
         if record is not None and not faults:
             first = seen.get(record.external_ref)
             if first is not None:
-                faults.append(Fault(number, _id_column(column_set),
-                                    f"duplicate id {record.external_ref} (first at row {first})"))
+                faults.append(Fault(number, id_column, f"duplicate id {record.external_ref} (first at row {first})"))
             else:
                 seen[record.external_ref] = number
         plan.faults.extend(faults)
         if record is not None and not faults:
             candidates.append(record)
-    existing = _existing_refs(source, [r.external_ref for r in candidates])
+            if record.category_id is None and row.text("category"):
+                plan.uncategorised += 1  # a value the profile's category map does not name
+    existing = _existing_refs(source, system, [r.external_ref for r in candidates])
     for record in candidates:
         known = existing.get(record.external_ref)
         if known is None:
@@ -529,13 +671,56 @@ def plan_import(path: str | Path, *, source: str | None = None, kind: str | None
         elif known == record.received_at:
             plan.existing += 1
         else:  # the publisher reused the id for another message: never merge the two silently
-            plan.faults.append(Fault(record.row, _id_column(column_set),
+            plan.faults.append(Fault(record.row, id_column,
                                      f"id {record.external_ref} already belongs to another {source} case "
                                      f"(received {timezone.localtime(known):%Y-%m-%d %H:%M:%S})"))
     plan.faults.sort(key=lambda f: f.row)
-    logger.info("import plan %s: %s rows, %s new, %s existing, %s faults", Path(path).name, plan.rows,
-                len(plan.records), plan.existing, len(plan.faults))
+    logger.info("import plan %s (%s): %s rows, %s new, %s existing, %s faults", Path(str(plan.path)).name,
+                profile.id, plan.rows, len(plan.records), plan.existing, len(plan.faults))
     return plan
+
+
+def _shipped_ids() -> list[str]:
+    from .interop.profiles import shipped_ids
+
+    return shipped_ids()
+
+
+class _Row:
+    """One data row seen through the profile's columns: ``value(role)`` (the raw cell), ``text(role)``
+    (trimmed text, joined for join columns), ``column(role)`` (the header named in faults)."""
+
+    def __init__(self, number, cells, index, columns):
+        self.number = number
+        self._cells = cells
+        self._index = index
+        self._columns = columns
+
+    def _cell(self, name):
+        i = self._index.get(name)
+        return self._cells[i] if i is not None and i < len(self._cells) else None
+
+    def has(self, role) -> bool:
+        return role in self._columns
+
+    def column(self, role) -> str:
+        return self._columns[role][0][0] if role in self._columns else role
+
+    def value(self, role):
+        if role not in self._columns:
+            return None
+        names, join, sep = self._columns[role]
+        if join:
+            return self.text(role)
+        return self._cell(names[0])
+
+    def text(self, role) -> str:
+        if role not in self._columns:
+            return ""
+        names, join, sep = self._columns[role]
+        if join:
+            return sep.join(t for t in (_text(self._cell(n)) for n in names) if t)
+        return _text(self._cell(names[0]))
 
 
 def _nul_faults(number: int, header: list[str], cells: list) -> list[Fault]:
@@ -545,15 +730,11 @@ def _nul_faults(number: int, header: list[str], cells: list) -> list[Fault]:
             for i, value in enumerate(cells) if isinstance(value, str) and "\x00" in value]
 
 
-def _id_column(column_set: str) -> str:
-    return "留言编号" if column_set == "message_board" else "工单编号"
-
-
-def _existing_refs(source: str, refs: list[str]) -> dict[str, dt.datetime]:
-    """``external_ref`` → ``received_at`` of the cases this source already has among ``refs``."""
+def _existing_refs(source: str, system: str, refs: list[str]) -> dict[str, dt.datetime]:
+    """``external_ref`` → ``received_at`` of the cases this source and system already have among ``refs``."""
     found: dict[str, dt.datetime] = {}
     for i in range(0, len(refs), 500):
-        found.update(Case.objects.filter(source=source, external_ref__in=refs[i:i + 500])
+        found.update(Case.objects.filter(source=source, source_system=system, external_ref__in=refs[i:i + 500])
                      .values_list("external_ref", "received_at"))
     return found
 
@@ -569,9 +750,10 @@ def _ref(number, column, value, faults) -> str | None:
     return ref
 
 
-def _time(number, column, value, faults, *, now, required=False, date_only_end=False):
+def _time(number, column, value, faults, *, now, required=False, date_only_end=False, tz=None, formats=(),
+          future_ok=False):
     try:
-        moment = parse_local_time(value, date_only_end=date_only_end)
+        moment = parse_local_time(value, date_only_end=date_only_end, tz=tz, formats=formats)
     except ValueError:
         faults.append(Fault(number, column, f"unparseable time {_text(value)[:40]!r}"))
         return None
@@ -579,7 +761,7 @@ def _time(number, column, value, faults, *, now, required=False, date_only_end=F
         if required:
             faults.append(Fault(number, column, "empty time"))
         return None
-    if moment > now:
+    if moment > now and not future_ok:
         faults.append(Fault(number, column, "time in the future"))
         return None
     return moment
@@ -605,105 +787,134 @@ def _reply(number, faults, *, received, result_col, result_text, time_col, resol
         faults.append(Fault(number, time_col, "reply before message"))
 
 
-#: Vote columns a message-board export may carry (TipDM's hot-issue attachment has them): kept as votes.
-VOTE_COLUMNS = {"点赞数": "votes_up", "反对数": "votes_down"}
+_SIX_PLACES = Decimal("0.000001")
 
 
-def _votes(number, cell, faults) -> dict:
-    """``votes_up`` / ``votes_down`` from the 点赞数 / 反对数 cells (absent or empty: None); a value that is
-    not a whole number ≥ 0 is a fault of its row and column."""
-    out = {}
-    for column, field in VOTE_COLUMNS.items():
-        text = _text(cell(column))
-        if not text:
-            out[field] = None
-        elif text.isdigit():
-            out[field] = int(text)
-        else:
-            faults.append(Fault(number, column, f"not a whole number of votes: {text[:20]!r}"))
-    return out
-
-
-def _parse_message_board(number, cell, faults, *, lookups, source, kind, now, has) -> Record | None:
-    ref = _ref(number, "留言编号", cell("留言编号"), faults)
-    received = _time(number, "留言时间", cell("留言时间"), faults, now=now, required=True)
-    title = _title(number, "留言主题", _text(cell("留言主题")), faults, fallback=_text(cell("留言详情")))
-    category_id = None
-    label_col = "一级分类" if has("一级分类") else ("一级标签" if has("一级标签") else None)
-    label = _text(cell(label_col)) if label_col else ""
-    if label:
-        top = lookups.top.get(label)
-        if top is None:
-            faults.append(Fault(number, label_col, "unknown top-level category"))
-        else:
-            category_id = top.pk
-    result = mask_personal_data(_text(cell("答复意见")))
-    resolved = _time(number, "答复时间", cell("答复时间"), faults, now=now, date_only_end=True)
-    _reply(number, faults, received=received, result_col="答复意见", result_text=result, time_col="答复时间",
-           resolved=resolved)
-    votes = _votes(number, cell, faults)
-    if faults:
+def _coordinate(row, role, faults, limit) -> Decimal | None:
+    text = row.text(role)
+    if not text:
         return None
-    return Record(
-        row=number, external_ref=ref, received_at=received, title=title,
-        description=mask_personal_data(_text(cell("留言详情"))), kind=kind, category_id=category_id,
-        grid_id=grid_for(source, ref, lookups.grids).pk, responded_at=resolved, resolved_at=resolved,
-        result=result, complainant_ref=_text(cell("留言用户"))[:MAX_REF], **votes,
-    )
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        faults.append(Fault(row.number, row.column(role), f"not a number {text[:20]!r}"))
+        return None
+    if not value.is_finite() or abs(value) > limit:
+        faults.append(Fault(row.number, row.column(role), f"out of range (±{limit})"))
+        return None
+    return value.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
 
 
-def _parse_hotline(number, cell, faults, *, lookups, source, kind, now, has) -> Record | None:
-    ref = _ref(number, "工单编号", cell("工单编号"), faults)
-    received = _time(number, "受理时间", cell("受理时间"), faults, now=now, required=True)
-    description = mask_personal_data(_text(cell("诉求内容")))
-    title = _title(number, "标题", _text(cell("标题")), faults, fallback=description)
+def _count(row, role, faults) -> int | None:
+    text = row.text(role)
+    if not text:
+        return None
+    if not text.isdigit():
+        faults.append(Fault(row.number, row.column(role), f"not a whole number of votes: {text[:20]!r}"))
+        return None
+    return int(text)
 
-    def choice(column, mapping, default):
-        text = _text(cell(column))
+
+def _parse_row(row: _Row, faults, *, profile: Profile, lookups, source, system, kind, now) -> Record | None:
+    """Normalise one row through ``profile`` into a Record, appending every fault found (None if any)."""
+    number = row.number
+    tz: ZoneInfo = profile.tz
+    formats = profile.time_formats
+    ref = _ref(number, row.column("id"), row.value("id"), faults)
+    received = _time(number, row.column("received"), row.value("received"), faults, now=now, required=True, tz=tz,
+                     formats=formats)
+    description = mask_personal_data(row.text("description"))
+    title = _title(number, row.column("title"), mask_personal_data(row.text("title")), faults, fallback=description)
+
+    def choice(role, mapping, default):
+        text = row.text(role)
         if not text:
             return default
         if text not in mapping:
-            faults.append(Fault(number, column, f"unknown value {text[:20]!r}"))
+            faults.append(Fault(number, row.column(role), f"unknown value {text[:20]!r}"))
             return default
         return mapping[text]
 
-    kind = choice("诉求类型", lookups.kinds, kind)
-    urgency = choice("紧急程度", lookups.urgencies, None)
+    kind = choice("kind", lookups.kinds, kind)
+    urgency = choice("urgency", lookups.urgencies, None)
     category_id = None
-    if text := _text(cell("分类")):
-        try:
-            category_id = lookups.category(text).pk
-        except ValueError as exc:
-            faults.append(Fault(number, "分类", str(exc)))
+    if text := row.text("category"):
+        if profile.category_lookup == "top":
+            top = lookups.top.get(text)
+            if top is None:
+                faults.append(Fault(number, row.column("category"), "unknown top-level category"))
+            else:
+                category_id = top.pk
+        elif profile.category_lookup == "map":
+            category_id = lookups.mapped.get(text.casefold())
+        else:
+            try:
+                category_id = lookups.category(text).pk
+            except ValueError as exc:
+                faults.append(Fault(number, row.column("category"), str(exc)))
     village = grid = None
-    if text := _text(cell("村/社区")):
+    if text := row.text("village"):
         village = lookups.villages.get(text)
         if village is None:
-            faults.append(Fault(number, "村/社区", "unknown village"))
-    if text := _text(cell("微网格")):
+            faults.append(Fault(number, row.column("village"), "unknown village"))
+    if text := row.text("grid"):
         grid = lookups.grids_by_code.get(text)
         if grid is None:
-            faults.append(Fault(number, "微网格", "unknown micro-grid code"))
+            faults.append(Fault(number, row.column("grid"), "unknown micro-grid code"))
         elif village is not None and grid.village_id != village.pk:
-            faults.append(Fault(number, "微网格", "micro-grid is not in the given village"))
+            faults.append(Fault(number, row.column("grid"), "micro-grid is not in the given village"))
     personal = {}
-    for column, field in (("诉求人", "complainant_name"), ("联系电话", "complainant_phone"), ("地址", "address")):
-        value = _text(cell(column))
+    for field in ("complainant_name", "complainant_phone", "address"):
+        value = row.text(field)
         if len(value) > FIELD_LIMITS[field]:
-            faults.append(Fault(number, column, f"longer than {FIELD_LIMITS[field]} characters"))
+            if field == "address" and not row.has("complainant_name"):  # a foreign export's place: shorten it
+                value = value[:FIELD_LIMITS[field] - 1] + "…"
+            else:
+                faults.append(Fault(number, row.column(field), f"longer than {FIELD_LIMITS[field]} characters"))
         personal[field] = value
-    responded = _time(number, "响应时间", cell("响应时间"), faults, now=now, date_only_end=True)
-    resolved = _time(number, "办结时间", cell("办结时间"), faults, now=now, date_only_end=True)
-    result = mask_personal_data(_text(cell("办理结果")))
-    _reply(number, faults, received=received, result_col="办理结果", result_text=result, time_col="办结时间",
-           resolved=resolved)
+    responded = _time(number, row.column("responded"), row.value("responded"), faults, now=now, date_only_end=True,
+                      tz=tz, formats=formats)
+    resolved = _time(number, row.column("resolved"), row.value("resolved"), faults, now=now, date_only_end=True,
+                     tz=tz, formats=formats)
+    status = row.text("status")
+    if row.has("status") and profile.resolved_statuses:
+        closed_status = status.casefold() in {s.casefold() for s in profile.resolved_statuses}
+        if closed_status and resolved is None and not any(f.column == row.column("resolved") for f in faults):
+            faults.append(Fault(number, row.column("resolved") if row.has("resolved") else row.column("status"),
+                                f"status {status[:20]!r} but no closed time"))
+        if not closed_status:
+            resolved = None  # the row says it is still open: a closed time on it is not a resolution
+    result = mask_personal_data(row.text("result"))
+    if profile.reply_pair:
+        _reply(number, faults, received=received, result_col=row.column("result"), result_text=result,
+               time_col=row.column("resolved"), resolved=resolved)
+    else:
+        if resolved is not None and received is not None and resolved < received:
+            faults.append(Fault(number, row.column("resolved"), "closed before received"))
+        if resolved is None:
+            result = ""
+        elif not result:
+            result = profile.result_default.replace("{status}", status or "closed") or "closed"
     if responded is not None and received is not None and responded < received:
-        faults.append(Fault(number, "响应时间", "response before message"))
+        faults.append(Fault(number, row.column("responded"), "response before message"))
     if responded is not None and resolved is not None and resolved < responded:
-        faults.append(Fault(number, "办结时间", "resolution before response"))
-    solved_text = _text(cell("是否解决"))
+        faults.append(Fault(number, row.column("resolved"), "resolution before response"))
+    solved_text = row.text("solved")
     if solved_text and solved_text not in ("是", "否", "true", "false", "1", "0"):
-        faults.append(Fault(number, "是否解决", "expected 是 or 否"))
+        faults.append(Fault(number, row.column("solved"), "expected 是 or 否"))
+    respond_due = resolve_due = None
+    if profile.deadlines == "file":
+        respond_due = _time(number, row.column("respond_due"), row.value("respond_due"), faults, now=now,
+                            date_only_end=True, tz=tz, formats=formats, future_ok=True)
+        resolve_due = _time(number, row.column("due"), row.value("due"), faults, now=now, date_only_end=True,
+                            tz=tz, formats=formats, future_ok=True)
+        for role, due in (("respond_due", respond_due), ("due", resolve_due)):
+            if due is not None and received is not None and due < received:
+                faults.append(Fault(number, row.column(role), "deadline before the received time"))
+    lat = _coordinate(row, "lat", faults, 90)
+    lng = _coordinate(row, "lng", faults, 180)
+    votes_up = _count(row, "votes_up", faults)
+    votes_down = _count(row, "votes_down", faults)
     if faults:
         return None
     if grid is None:
@@ -711,7 +922,10 @@ def _parse_hotline(number, cell, faults, *, lookups, source, kind, now, has) -> 
     return Record(
         row=number, external_ref=ref, received_at=received, title=title, description=description, kind=kind,
         urgency=urgency, category_id=category_id, grid_id=grid.pk, responded_at=responded or resolved,
-        resolved_at=resolved, result=result, solved=solved_text not in ("否", "false", "0"), **personal,
+        resolved_at=resolved, result=result, solved=solved_text not in ("否", "false", "0"),
+        source_system=system, deadlines=profile.deadlines, respond_due_at=respond_due, resolve_due_at=resolve_due,
+        lat=lat, lng=lng, votes_up=votes_up, votes_down=votes_down,
+        complainant_ref=row.text("complainant_ref")[:MAX_REF], **personal,
     )
 
 
@@ -729,9 +943,12 @@ class ImportReport:
     def summary(self) -> str:
         """One line, no personal data."""
         p = self.plan
-        parts = [f"{p.rows} rows ({p.file_format}, {p.column_set}, source {p.source})",
+        system = f", system {p.system}" if p.system else ""
+        parts = [f"{p.rows} rows ({p.file_format}, {p.column_set}, source {p.source}{system})",
                  f"{len(p.records) if self.written else 0} imported", f"{p.existing} already present",
                  f"{p.bad_rows} bad rows ({len(p.faults)} faults)"]
+        if p.uncategorised:
+            parts.append(f"{p.uncategorised} without a mapped category")
         if not self.written:
             parts.append("nothing written")
         if self.replay is not None:
@@ -744,9 +961,12 @@ class ImportReport:
 
 def import_file(path: str | Path, *, source: str | None = None, kind: str | None = None, dry_run: bool = False,
                 skip_invalid: bool = False, now: dt.datetime | None = None,
-                progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Check a file (:func:`plan_import`) and, unless ``dry_run`` or a fault without ``skip_invalid``,
-    create its new records and replay them (:func:`cases.replay.replay_records`) in one transaction.
+                progress: Callable[[int], None] | None = None, profile: str | Profile | None = None,
+                file_format: str | None = None, mapping: str | Path | None = None,
+                system: str | None = None) -> ImportReport:
+    """Check a file (:func:`plan_import`, which takes ``profile``, ``file_format``, ``mapping`` and
+    ``system`` too) and, unless ``dry_run`` or a fault without ``skip_invalid``, create its new records and
+    replay them (:func:`cases.replay.replay_records`) in one transaction.
 
     ``now`` (aware, default the current time) is the import's clock: times after it are faults, and the
     replay's deadline sweeps stop at it. ``progress(n)`` is called as records are processed.
@@ -755,18 +975,18 @@ def import_file(path: str | Path, *, source: str | None = None, kind: str | None
     from .replay import replay_records
 
     now = now or timezone.now()
-    plan = plan_import(path, source=source, kind=kind, now=now)
+    plan = plan_import(path, source=source, kind=kind, now=now, profile=profile, file_format=file_format,
+                       mapping=mapping, system=system)
     report = ImportReport(plan=plan)
     if dry_run or (plan.faults and not skip_invalid) or not plan.records:
         return report
     report.replay = replay_records(plan.records, source=plan.source, now=now, progress=progress)
     report.written = True
-    logger.info("import %s: %s", Path(path).name, report.summary())
+    logger.info("import %s: %s", Path(plan.path).name, report.summary())
     return report
 
 
 __all__ = [
-    "Fault", "ImportPlan", "ImportRefused", "ImportReport", "Record", "grid_for", "import_file",
-    "mask_personal_data", "parse_local_time", "plan_import", "read_table", "HOTLINE_COLUMNS",
-    "MESSAGE_BOARD_COLUMNS",
+    "CategoryIndex", "Fault", "ImportPlan", "ImportRefused", "ImportReport", "Record", "grid_for", "import_file",
+    "mask_personal_data", "parse_local_time", "plan_import", "read_bytes", "read_table", "resolve_profile",
 ]

@@ -40,7 +40,7 @@ from grids.models import Grid
 
 from . import services
 from .choices import OPEN_STATES, NotificationKind
-from .deadlines import sweep
+from .deadlines import ExternalDeadlines, sweep
 from .models import Case, Category, Notification
 
 logger = logging.getLogger(__name__)
@@ -150,8 +150,10 @@ def _replay_one(record, *, source, limit, report, grid, category) -> int:
         actor=None, kind=record.kind, source=source, title=record.title, grid=grid, category=category,
         urgency=record.urgency, description=record.description, complainant_name=record.complainant_name,
         complainant_phone=record.complainant_phone, address=record.address, external_ref=record.external_ref,
-        received_at=at, now=at, imported=True, complainant_ref=record.complainant_ref, votes_up=record.votes_up,
-        votes_down=record.votes_down,
+        source_system=record.source_system, lat=record.lat, lng=record.lng, received_at=at, now=at, imported=True,
+        complainant_ref=record.complainant_ref, votes_up=record.votes_up, votes_down=record.votes_down,
+        deadlines=(ExternalDeadlines(record.respond_due_at, record.resolve_due_at)
+                   if record.deadlines == "file" else None),
     )
     case = services.dispatch(case, actor=None, grid=grid, note=IMPORT_NOTE, now=at)
     services.accept(case.pk, actor=None, now=at)

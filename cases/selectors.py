@@ -45,10 +45,13 @@ from django.utils import timezone
 
 from grids.models import Cadre, Grid, Town, Village
 
-from .choices import OPEN_STATES, Satisfaction, Source, Status
+from .choices import OPEN_STATES, CallbackSource, Satisfaction, Source, Status
 from .models import Case, Category, DailyStat, StatFillState
 
-GROUP_BYS = (None, "village", "grid", "category", "source", "handler", "month", "day", "week", "assessment_month")
+GROUP_BYS = (None, "village", "grid", "category", "source", "handler", "callback_source", "month", "day", "week",
+             "assessment_month")
+#: Groupings the daily snapshots do not hold: always counted live.
+LIVE_GROUPS = ("callback_source",)
 TIME_GROUPS = ("month", "day", "week", "assessment_month")
 PERIOD_KINDS = ("day", "week", "month", "assessment_month")
 SCOPES = ("assessed", "all")
@@ -194,7 +197,7 @@ def _case_group(group_by):
         return TruncDate("received_at", tzinfo=_tz())
     return {
         None: F("village__town_id"), "village": F("village_id"), "grid": F("grid_id"), "source": F("source"),
-        "handler": F("handler_id"), "category": _top_category(),
+        "handler": F("handler_id"), "category": _top_category(), "callback_source": F("callback_source"),
     }[group_by]
 
 
@@ -317,11 +320,18 @@ def _labels(group_by, keys) -> dict:
     elif group_by == "handler":
         for cadre in Cadre.objects.filter(pk__in=keys):
             out[cadre.pk] = (cadre.pk, cadre.name, cadre.name)
+    elif group_by == "callback_source":
+        order = list(CallbackSource.values)
+        for value in keys:
+            if value == "":
+                out[value] = (None, "无回访", "99")
+            else:
+                out[value] = (value, str(CallbackSource(value).label), f"{order.index(value):02d}")
     return out
 
 
 _NONE_LABEL = {None: "全镇", "village": "未指定村", "grid": "未派网格", "category": "未分类", "source": "未知来源",
-               "handler": "未指定承办人"}
+               "handler": "未指定承办人", "callback_source": "无回访"}
 
 
 def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.date | None = None,
@@ -329,7 +339,8 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
     """The DESIGN §6 figures per group (definitions in the module docstring).
 
     ``group_by``: None (the town), ``village``, ``grid``, ``category`` (top level), ``source``,
-    ``handler``, ``day``, ``week`` (ISO), ``month`` (calendar) or ``assessment_month``.
+    ``handler``, ``callback_source`` (who called back: ``local``, ``upstream``; cases without a callback
+    in a row of their own, key None), ``day``, ``week`` (ISO), ``month`` (calendar) or ``assessment_month``.
     ``start``/``end``: inclusive Asia/Shanghai dates bounding ``received_at``. ``scope``: ``assessed``
     (``excluded=False``) or ``all`` (全口径). ``cases``: an optional pre-scoped Case queryset (then
     everything is counted live from it). ``now`` (aware, default the current time): the reading time for
@@ -361,7 +372,7 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
     case_group = _case_group(group_by)
     _accumulate(totals, base.filter(status__in=OPEN_STATES), case_group, _dynamic_aggregates(now))
     live = base
-    if cases is None:
+    if cases is None and group_by not in LIVE_GROUPS:
         live = _add_snapshots(totals, base, group_by=group_by, start=start, end=end, scope=scope, today=today)
     _accumulate(totals, live, case_group, _static_aggregates())
     return _rows(group_by, totals)

@@ -7,6 +7,7 @@ CaseEvent and returns the updated Case. A transition not allowed from the curren
 the first one left and raises if its transition no longer applies. Times are aware datetimes (UTC in
 storage); ``now`` defaults to ``timezone.now()`` read once per call.
 """
+import dataclasses
 import datetime as dt
 
 from django.core.exceptions import ValidationError
@@ -16,8 +17,24 @@ from django.utils.translation import gettext as _
 
 from grids.models import Grid
 
-from .choices import OPEN_STATES, Action, NotificationKind, Satisfaction, Status, Urgency
-from .deadlines import apply_deadlines, extend_resolve_deadline
+from . import hooks
+from .choices import (
+    OPEN_STATES,
+    Action,
+    CallbackSource,
+    DeadlineSource,
+    NotificationKind,
+    Satisfaction,
+    Status,
+    Urgency,
+)
+from .deadlines import (
+    ExternalDeadlines,
+    apply_deadlines,
+    apply_external_deadlines,
+    extend_resolve_deadline,
+    needs_policy_deadlines,
+)
 from .models import Case, CaseEvent, DailySequence
 from .notifications import case_recipients, notify, supervisors
 
@@ -74,10 +91,12 @@ def next_case_number(received_at: dt.datetime) -> str:
 
 
 def _event(case, action, *, actor, at, from_status, note="", data=None) -> CaseEvent:
-    return CaseEvent.objects.create(
+    event = CaseEvent.objects.create(
         case=case, actor=actor, action=action, from_status=from_status or "", to_status=case.status, at=at,
         note=note, data=data or {},
     )
+    hooks.event_recorded(case, event)
+    return event
 
 
 def _transition(case_or_id, *, allowed_from, action, actor, now, change, to_status=None, note="", data=None):
@@ -119,15 +138,20 @@ def _require(value, field, message):
 
 def create_case(*, actor, kind, source, title, village=None, grid=None, category=None, urgency=None,
                 description="", complainant_name="", complainant_phone="", address="", lng=None, lat=None,
-                external_ref="", received_at=None, now=None, **extra_fields) -> Case:
+                external_ref="", source_system="", deadlines: ExternalDeadlines | None = None, received_at=None,
+                now=None, **extra_fields) -> Case:
     """Log a new case (登记) in state ``received``; one ``created`` event.
 
     ``grid`` or ``village`` is required (the grid implies its village; both must agree). ``urgency``
     defaults to the category's default urgency, else ``general``. ``received_at`` (aware) defaults to
-    ``now``; imports pass the historical time. ``extra_fields`` are further Case fields (``imported=True``
-    from the importer's replay; the apps above link their own rows to the case, e.g. ``reps.RaisedDemand``
-    and ``reps.VisitCase``, in the caller's transaction). Raises ValidationError for a missing or inconsistent field, and for an
-    ``external_ref`` already used by this source.
+    ``now``; imports pass the historical time. ``external_ref`` is the case's id in ``source_system`` (an
+    upstream platform, an export's city; empty: this product's own references per source). ``deadlines``
+    (:class:`cases.deadlines.ExternalDeadlines`) are the source's own deadlines, which then govern instead of
+    the SlaPolicy and run from now on (the case is swept for them before any dispatch). ``extra_fields``
+    are further Case fields (``imported=True`` from the importer's replay; the apps above link their own rows
+    to the case, e.g. ``reps.RaisedDemand`` and ``reps.VisitCase``, in the caller's transaction). Raises
+    ValidationError for a missing or inconsistent field, and for an ``external_ref`` already used by this
+    source and system.
     """
     now = now or timezone.now()
     received_at = received_at or now
@@ -140,7 +164,8 @@ def create_case(*, actor, kind, source, title, village=None, grid=None, category
         raise ValidationError({"village": _("须指定微网格或村/社区。")})
     if urgency is None:
         urgency = category.effective_urgency() if category is not None else Urgency.GENERAL
-    if external_ref and Case.objects.filter(source=source, external_ref=external_ref).exists():
+    if external_ref and Case.objects.filter(source=source, source_system=source_system or "",
+                                            external_ref=external_ref).exists():
         raise ValidationError({"external_ref": _("该来源的外部编号已存在。")})
     with transaction.atomic():
         case = Case(
@@ -148,12 +173,16 @@ def create_case(*, actor, kind, source, title, village=None, grid=None, category
             category=category, urgency=urgency, title=title.strip(), description=description or "",
             complainant_name=complainant_name or "", complainant_phone=complainant_phone or "",
             address=address or "", village=village, grid=grid, lng=lng, lat=lat, status=Status.RECEIVED,
-            received_at=received_at, created_by=actor, **extra_fields,
+            received_at=received_at, created_by=actor, source_system=source_system or "", **extra_fields,
         )
+        data = {"source": source, "received_at": received_at.isoformat()}
+        if deadlines is not None:
+            apply_external_deadlines(case, deadlines)
+            case.next_check_at = case.compute_next_check_at()
+            data["deadlines"] = {k: v.isoformat() if v else None for k, v in dataclasses.asdict(deadlines).items()}
         case.full_clean(exclude=["number", "created_by"], validate_unique=False, validate_constraints=False)
         case.save()
-        _event(case, Action.CREATED, actor=actor, at=now, from_status="",
-               data={"source": source, "received_at": received_at.isoformat()})
+        _event(case, Action.CREATED, actor=actor, at=now, from_status="", data=data)
     return case
 
 
@@ -182,7 +211,7 @@ def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Cas
         case.handler = handler
         case.dispatched_at = now
         case.accepted_at = None
-        if case.respond_due_at is None:
+        if needs_policy_deadlines(case):
             apply_deadlines(case)
         recipients = [handler.user] if handler is not None and handler.user_id else []
         notify(recipients, kind=NotificationKind.DISPATCHED, title=_("新派单：%s") % case.number,
@@ -248,7 +277,7 @@ def resolve(case, *, actor, solved: bool, result: str, now=None) -> Case:
             case.dispatched_at = case.accepted_at = now
             case.handler = case.handler or case.grid.leader
             case.responded_at = now
-            if case.respond_due_at is None:
+            if needs_policy_deadlines(case):
                 apply_deadlines(case)
         case.resolved_at = now
         case.solved = bool(solved)
@@ -272,14 +301,21 @@ def resolve_on_the_spot(*, actor, result: str, solved: bool = True, now=None, **
         return resolve(case, actor=actor, solved=solved, result=result, now=now)
 
 
-def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction: str, note="", now=None) -> Case:
+def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction: str, note="", now=None,
+             source: str = CallbackSource.LOCAL) -> Case:
     """Record the call-back (回访) of a resolved case: contacted?, solved?, satisfaction.
+
+    ``source`` (:class:`CallbackSource`) says who called back: the town itself (``local``) or the upstream
+    12345 platform (``upstream``, its 市级回访 arriving through ``/api/v1/upstream/orders/{order}/callback/``);
+    both count in the three rates, and statistics can be cut by it.
 
     ``satisfaction`` is one of :class:`Satisfaction`; ``unreachable`` means the complainant could not be
     reached (``contacted`` is then False) and is not a valid callback, so another callback may follow.
     Once a valid callback is recorded, a second one raises TransitionNotAllowed (reopen first).
     """
     now = now or timezone.now()
+    if source not in CallbackSource.values:
+        raise ValidationError({"source": _("回访来源取值无效。")})
     if satisfaction not in Satisfaction.values:
         raise ValidationError({"satisfaction": _("满意度取值无效。")})
     reachable = satisfaction != Satisfaction.UNREACHABLE
@@ -293,9 +329,11 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
             raise TransitionNotAllowed(_("该诉求已有有效回访；如需重办请先重办。"), code="callback_recorded")
         case.callback_at = now
         case.satisfaction = satisfaction
+        case.callback_source = source
         case.callback_contacted = bool(contacted) if reachable else False
         case.callback_solved = bool(solved) if reachable else None
-        return {"contacted": case.callback_contacted, "solved": case.callback_solved, "satisfaction": satisfaction}
+        return {"contacted": case.callback_contacted, "solved": case.callback_solved, "satisfaction": satisfaction,
+                "source": source}
 
     return _transition(case, allowed_from=ALLOWED_FROM["callback"], action=Action.CALLBACK, actor=actor, now=now,
                        change=change, note=note)
@@ -326,7 +364,7 @@ def reopen(case, *, actor, note="", now=None) -> Case:
         case.solved = None
         case.result = ""
         case.callback_at = case.callback_contacted = case.callback_solved = None
-        case.satisfaction = ""
+        case.satisfaction = case.callback_source = ""
         case.dispatched_at = now
         case.accepted_at = None
         return {"previous": previous}
@@ -514,7 +552,8 @@ def comment(case, *, actor, note: str, now=None) -> Case:
 
 
 def change_urgency(case, *, actor, urgency: str, note="", now=None) -> Case:
-    """A supervisor changes the urgency; set deadlines are recomputed from ``received_at`` (DESIGN §5)."""
+    """A supervisor changes the urgency; set deadlines are recomputed from ``received_at`` (DESIGN §5) —
+    unless the case's source set them (``deadline_source`` external), which keep governing."""
     now = now or timezone.now()
     if urgency not in Urgency.values:
         raise ValidationError({"urgency": _("紧急程度取值无效。")})
@@ -522,7 +561,7 @@ def change_urgency(case, *, actor, urgency: str, note="", now=None) -> Case:
     def change(case):
         old = case.urgency
         case.urgency = urgency
-        if case.respond_due_at is not None:
+        if case.deadline_source == DeadlineSource.POLICY and case.respond_due_at is not None:
             before = (case.respond_due_at, case.resolve_due_at)
             apply_deadlines(case)
             # A deadline that moved gets its warning and breach anew; one that stayed keeps its marks.
@@ -536,8 +575,50 @@ def change_urgency(case, *, actor, urgency: str, note="", now=None) -> Case:
                        change=change, note=note)
 
 
+def update_from_source(case, *, changes: dict, note="", now=None) -> Case:
+    """Record a changed repeat of a case's upstream work order (上级工单更新) and apply it, in any state.
+
+    ``changes``: field → new value for ``title``, ``description``, ``address``, ``kind``, ``urgency``,
+    ``category`` (a Category or None), ``complainant_name``, ``complainant_phone``, ``respond_due_at`` and
+    ``resolve_due_at`` (the upstream's deadlines, which govern: a deadline already met stays as it was, and
+    marks already recorded stay recorded). One ``upstream_updated`` event lists the changed fields with old
+    and new values — the complainant's only by name, never their values. Returns the case.
+    """
+    now = now or timezone.now()
+    allowed = {"title", "description", "address", "kind", "urgency", "category", "complainant_name",
+               "complainant_phone", "respond_due_at", "resolve_due_at"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"not a field an upstream update may change: {', '.join(sorted(unknown))}")
+
+    def change(case):
+        def shown(value):
+            if isinstance(value, dt.datetime):
+                return value.isoformat()
+            return getattr(value, "pk", value)
+
+        recorded = {}
+        for field, value in changes.items():
+            if field in ("respond_due_at", "resolve_due_at"):
+                met = case.responded_at if field == "respond_due_at" else case.resolved_at
+                if met is not None:
+                    continue  # that deadline is decided; moving it now would rewrite history
+            old = getattr(case, field)
+            if old == value:
+                continue
+            setattr(case, field, value)
+            recorded[field] = ({"changed": True} if field.startswith("complainant_")
+                               else {"old": shown(old), "new": shown(value)})
+        if {"respond_due_at", "resolve_due_at"} & set(recorded):
+            apply_external_deadlines(case, ExternalDeadlines(case.respond_due_at, case.resolve_due_at))
+        return {"changed": recorded}
+
+    return _transition(case, allowed_from=tuple(Status), action=Action.UPSTREAM_UPDATED, actor=None, now=now,
+                       change=change, note=note)
+
+
 __all__ = [
-    "TransitionNotAllowed", "create_case", "dispatch", "accept", "return_case", "respond", "resolve",
+    "TransitionNotAllowed", "update_from_source", "create_case", "dispatch", "accept", "return_case", "respond", "resolve",
     "resolve_on_the_spot", "callback", "reopen", "close", "cancel", "request_extension", "approve_extension",
     "decline_extension", "escalate", "comment", "change_urgency", "next_case_number", "latest_extension_until",
 ]

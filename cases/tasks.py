@@ -125,3 +125,27 @@ def find_hotspots(until: str | None = None) -> dict:
     report = run(until=dt.datetime.fromisoformat(until) if until else None)
     return {"cases": report.cases, "hotspots": len(report.found), "created": report.created,
             "continued": report.continued, "inactive": report.inactive}
+
+
+@shared_task(name="cases.deliver_feedback", bind=True, acks_late=True, max_retries=None)
+def deliver_feedback(self, delivery_id: int) -> dict:
+    """Attempt one upstream feedback delivery (:func:`cases.interop.feedback.attempt_delivery`); after a
+    failed attempt, retry with the back-off it answers. Safe to run twice: the delivery row is locked and a
+    delivered step is never sent again, so ``acks_late`` holds. Returns the attempt's outcome."""
+    from django.conf import settings
+
+    from .interop.feedback import attempt_delivery
+
+    outcome = attempt_delivery(delivery_id)
+    if outcome["retry_in"] is not None:
+        raise self.retry(countdown=outcome["retry_in"], queue=settings.UPSTREAM_FEEDBACK_QUEUE)
+    return outcome
+
+
+@shared_task(name="cases.requeue_feedback", acks_late=True)
+def requeue_feedback() -> int:
+    """Every few minutes: enqueue again the feedback deliveries whose next attempt is overdue (a task lost
+    with a worker or broker). Idempotent. Returns how many were enqueued."""
+    from .interop.feedback import requeue_stale
+
+    return requeue_stale()

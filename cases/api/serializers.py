@@ -99,11 +99,11 @@ class CaseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Case
         fields = [
-            "id", "number", "external_ref", "kind", "source", "category", "category_name", "urgency", "title",
-            "description", "complainant_name", "complainant_phone", "address", "village", "village_name", "grid",
+            "id", "number", "external_ref", "source_system", "kind", "source", "category", "category_name",
+            "urgency", "title", "description", "complainant_name", "complainant_phone", "address", "village", "village_name", "grid",
             "grid_name", "lng", "lat", "status", "handler", "handler_name", "created_by",
             "received_at", "dispatched_at", "accepted_at", "responded_at", "resolved_at", "closed_at",
-            "cancelled_at", "respond_due_at", "resolve_due_at", "deadlines",
+            "cancelled_at", "respond_due_at", "resolve_due_at", "deadline_source", "deadlines",
             "extension_requested_until", "extension_reason", "extension_latest_until", "escalated_at",
             "solved", "result", "callback_at", "callback_contacted", "callback_solved", "satisfaction",
             "excluded", "exclusion_reason", "duplicate_of", "updated_at",

@@ -27,7 +27,8 @@ from .renderers import CSVRenderer, XLSXRenderer
 from .serializers import CaseSerializer
 
 #: The group-bys of ``cases.selectors.rates``; registered ones (:func:`register_group_by`) follow them.
-GROUP_BY = ["village", "grid", "category", "source", "handler", "day", "week", "month", "assessment_month"]
+GROUP_BY = ["village", "grid", "category", "source", "handler", "callback_source", "day", "week", "month",
+            "assessment_month"]
 RATE_COLUMNS = [
     "key", "label", "received", "dispatched", "responded", "resolved", "closed", "overdue", "respond_on_time",
     "resolve_on_time", "respond_on_time_rate", "resolve_on_time_rate", "closure_rate", "valid_callbacks",
@@ -97,6 +98,7 @@ def group_by_choices() -> list[str]:
 class RatesQuery(serializers.Serializer):
     group_by = serializers.ChoiceField(choices=GROUP_BY, required=False,
                                        help_text="Rows per village, grid, top-level category, source, handler, "
+                                                 "callback source (local / upstream; no callback: key null), "
                                                  "day, ISO week, calendar month or assessment month (Asia/Shanghai); "
                                                  "absent: one row for the whole town. `station` / `deputy`: the "
                                                  "liaison stations' figures of deputy-raised demands, per station "

@@ -1,5 +1,5 @@
 """Routes of the cases API (mounted under ``/api/v1/`` by ``xiji_grid/api_urls.py``)."""
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from .channels import MyChannelViewSet
@@ -37,6 +37,7 @@ urlpatterns = [
     path("cases/duplicates/", DraftDuplicatesView.as_view(), name="case-draft-duplicates"),
     path("cases/<int:pk>/duplicates/", CaseDuplicatesView.as_view(), name="case-duplicates"),
     path("cases/<int:pk>/merge-duplicate/", MergeDuplicateView.as_view(), name="case-merge-duplicate"),
+    path("", include("cases.interop.urls")),  # the upstream contract and delivery logs (issue 13)
     *router.urls,
     path("stats/rates/", RatesView.as_view(), name="stats-rates"),
     path("stats/overdue/", OverdueView.as_view(), name="stats-overdue"),

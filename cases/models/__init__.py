@@ -7,12 +7,14 @@ from .case import Case, CaseEvent, CaseQuerySet, DailySequence
 from .channel import ACCOUNT_EMAIL, Delivery, DeliveryAttempt, NotificationChannel
 from .hotspot import Hotspot, HotspotEvent, HotspotMember, HotspotSnapshot, MonthlyTopic, ProactiveLink
 from .idempotency import IdempotencyKey
+from .interop import ExternalSystem, FeedbackAttempt, FeedbackDelivery, Open311Token, UpstreamOrder
 from .notification import Notification
 from .ops import OpsCounter, SweepRun
 from .stats import DailyStat, StatFillState
 from .taxonomy import Category, SlaPolicy
 
 __all__ = ["ACCOUNT_EMAIL", "Attachment", "Case", "CaseEvent", "CaseQuerySet", "Category", "DailySequence",
-           "DailyStat", "Delivery", "DeliveryAttempt", "Hotspot", "HotspotEvent", "HotspotMember", "HotspotSnapshot",
-           "IdempotencyKey", "MonthlyTopic", "Notification", "NotificationChannel", "OpsCounter", "ProactiveLink",
-           "SlaPolicy", "StatFillState", "SweepRun"]
+           "DailyStat", "Delivery", "DeliveryAttempt", "ExternalSystem", "FeedbackAttempt", "FeedbackDelivery",
+           "Hotspot", "HotspotEvent", "HotspotMember", "HotspotSnapshot", "IdempotencyKey", "MonthlyTopic",
+           "Notification", "NotificationChannel", "Open311Token", "OpsCounter", "ProactiveLink", "SlaPolicy",
+           "StatFillState", "SweepRun", "UpstreamOrder"]

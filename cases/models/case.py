@@ -7,7 +7,17 @@ from django.db.models import F, Q
 from django.db.models.functions import Replace
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import OPEN_STATES, Action, CaseKind, Satisfaction, Source, Status, Urgency
+from ..choices import (
+    OPEN_STATES,
+    Action,
+    CallbackSource,
+    CaseKind,
+    DeadlineSource,
+    Satisfaction,
+    Source,
+    Status,
+    Urgency,
+)
 from .taxonomy import Category
 
 #: The characters a stored phone may hold besides digits (the create serializer's and form's validators).
@@ -84,6 +94,10 @@ class Case(models.Model):
 
     number = models.CharField(_("编号"), max_length=20, unique=True)
     external_ref = models.CharField(_("外部编号"), max_length=64, blank=True, help_text=_("如12345工单号"))
+    source_system = models.CharField(
+        _("来源系统"), max_length=40, blank=True,
+        help_text=_("外部编号所属的系统（如上级12345平台、nyc311）；空：本系统按来源编号。"),
+    )
     kind = models.CharField(_("诉求类型"), max_length=16, choices=CaseKind.choices)
     source = models.CharField(_("来源"), max_length=16, choices=Source.choices)
     category = models.ForeignKey(
@@ -125,7 +139,11 @@ class Case(models.Model):
     closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
 
-    # Deadlines, fixed at dispatch from the SlaPolicy of the urgency; warning and breach marks per deadline.
+    # Deadlines, fixed at dispatch from the SlaPolicy of the urgency — or at creation by the case's source
+    # (``deadline_source`` external: an upstream work order's own, an export's due time); warning and breach
+    # marks per deadline.
+    deadline_source = models.CharField(_("时限依据"), max_length=16, choices=DeadlineSource.choices,
+                                       default=DeadlineSource.POLICY)
     respond_due_at = models.DateTimeField(_("响应时限"), null=True, blank=True)
     resolve_due_at = models.DateTimeField(_("办结时限"), null=True, blank=True)
     respond_warn_at = models.DateTimeField(_("响应预警点"), null=True, blank=True)
@@ -148,6 +166,7 @@ class Case(models.Model):
     callback_contacted = models.BooleanField(_("回访：是否联系"), null=True, blank=True)
     callback_solved = models.BooleanField(_("回访：是否解决"), null=True, blank=True)
     satisfaction = models.CharField(_("满意度"), max_length=24, choices=Satisfaction.choices, blank=True)
+    callback_source = models.CharField(_("回访来源"), max_length=16, choices=CallbackSource.choices, blank=True)
 
     excluded = models.BooleanField(_("剔除"), default=False)
     exclusion_reason = models.CharField(_("剔除理由"), max_length=200, blank=True)
@@ -169,8 +188,11 @@ class Case(models.Model):
         verbose_name_plural = _("诉求")
         ordering = ["-received_at"]
         constraints = [
+            # An external reference is unique within its source and source system (a 12345 order number, a
+            # city's 311 id): a re-import finds the case it made, two systems' equal numbers do not collide.
             models.UniqueConstraint(
-                fields=["source", "external_ref"], condition=~Q(external_ref=""), name="case_external_ref_per_source"
+                fields=["source", "source_system", "external_ref"], condition=~Q(external_ref=""),
+                name="case_external_ref_per_source_system",
             ),
             models.CheckConstraint(condition=~Q(duplicate_of=models.F("id")), name="case_not_duplicate_of_itself"),
         ]

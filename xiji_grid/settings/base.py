@@ -346,6 +346,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=20, hour=1),
         "options": {"expires": 12 * 3600},
     },
+    # Upstream feedback deliveries whose task was lost (worker or broker down): enqueued again.
+    "upstream-requeue-feedback": {
+        "task": "cases.requeue_feedback",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
     "remind-receptions": {  # daily 17:00, the day before
         "task": "reps.remind_receptions",
         "schedule": crontab(minute=0, hour=17),
@@ -358,6 +364,17 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 6 * 3600},
     },
 }
+# Upstream 12345 feedback (issue 13; cases.interop.feedback): attempts per step, exponential back-off
+# base × 2^(n−1) seconds capped at the maximum, and the time-out of one POST (seconds).
+UPSTREAM_DELIVERY_ATTEMPTS = env.int("UPSTREAM_DELIVERY_ATTEMPTS", default=8)
+UPSTREAM_RETRY_BASE_SECONDS = env.float("UPSTREAM_RETRY_BASE_SECONDS", default=30)
+UPSTREAM_RETRY_MAX_SECONDS = env.float("UPSTREAM_RETRY_MAX_SECONDS", default=3600)
+UPSTREAM_WEBHOOK_TIMEOUT_SECONDS = env.float("UPSTREAM_WEBHOOK_TIMEOUT_SECONDS", default=10)
+UPSTREAM_FEEDBACK_QUEUE = env("UPSTREAM_FEEDBACK_QUEUE", default="celery")  # Celery queue of the deliveries
+# Open311 GeoReport v2 server (cases.interop.open311): the jurisdiction_id clients may send, and how far (km)
+# from a village's point a new request's lat/long may lie to be placed in that village.
+OPEN311_JURISDICTION_ID = env("OPEN311_JURISDICTION_ID", default="xiji.tongzhou.beijing")
+OPEN311_NEAREST_VILLAGE_KM = env.float("OPEN311_NEAREST_VILLAGE_KM", default=3.0)
 # Weeks of regular liaison-station receptions planned ahead (4 ≈ a month).
 RECEPTION_PLAN_WEEKS = env.int("RECEPTION_PLAN_WEEKS", default=4)
 # Local (Asia/Shanghai) hours of a reception day, used for the visits' calendar feed ("HH:MM").
@@ -408,6 +425,7 @@ SPECTACULAR_SETTINGS = {
         "SourceEnum": "cases.choices.Source",
         "UrgencyEnum": "cases.choices.Urgency",
         "StatusEnum": "cases.choices.Status",
+        "DeadlineSourceEnum": "cases.choices.DeadlineSource",
         "SatisfactionEnum": "cases.choices.Satisfaction",
         "ActionEnum": "cases.choices.Action",
         "NotificationKindEnum": "cases.choices.NotificationKind",
