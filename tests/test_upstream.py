@@ -298,6 +298,19 @@ def feedback_worker(django_db_setup, django_db_blocker, tmp_path, settings):
          "-Q", QUEUE, "--without-mingle", "--without-gossip", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
+    from grids.tasks import registry_summary
+
+    deadline = time.monotonic() + 120
+    while True:  # ready when it answers a task on its queue
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
+        try:
+            registry_summary.apply_async(queue=QUEUE, expires=30).get(timeout=10)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                stop_process(proc)
+                raise RuntimeError(f"worker did not answer in 120 s:\n{log.read_text()[-3000:]}") from None
     yield proc, log
     stop_process(proc)
 
@@ -345,6 +358,9 @@ def test_feedback_is_signed_retried_in_order_logged_and_never_duplicated(feedbac
         assert stats["steps"] == [[order()["order_number"], "accept"], [order()["order_number"], "respond"],
                                   [order()["order_number"], "resolve"]]
         assert (stats["received"], stats["failed_on_purpose"], stats["rejected"], stats["duplicates"]) == (6, 3, 0, 0)
+        retries = sum(d.attempts - 1 for d in deliveries)
+        print(f"\nstand-in failing the first 3: {stats['received']} deliveries received, {retries} retries, "
+              f"0 give-ups, {stats['duplicates']} duplicates, {stats['rejected']} rejected signatures")
         assert stats["attempts"] == ["1", "2", "3", "4", "1", "1"]
         bodies = {b["step"]: b for b in stats["bodies"]}
         assert bodies["resolve"]["result"] == "已更换灯泡" and bodies["resolve"]["solved"] is True
@@ -391,6 +407,8 @@ def test_a_delivery_that_keeps_failing_gives_up_and_alerts_the_dispatchers(feedb
         assert "5 次" in alert.body
         stats = standin.stats()
         assert (stats["received"], stats["failed_on_purpose"], stats["accepted"], stats["duplicates"]) == (5, 5, 0, 0)
+        print(f"\nstand-in failing every delivery: {stats['received']} deliveries received, "
+              f"{delivery.attempts - 1} retries, 1 give-up (dispatchers alerted), {stats['duplicates']} duplicates")
     finally:
         standin.stop()
     assert connection.vendor == "postgresql"

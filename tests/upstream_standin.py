@@ -1,8 +1,9 @@
 """A stand-in for an upstream 12345 platform's webhook receiver, run as its own process by the tests.
 
-    python tests/upstream_standin.py --secret S [--fail-first N] [--window 300]
+    python tests/upstream_standin.py --secret S [--fail-first N] [--window 300] [--port P] [--lifetime 600]
 
-Listens on 127.0.0.1 (a free port, printed as ``PORT <n>`` on the first line of stdout) and checks every
+Listens on 127.0.0.1 (``--port``, default a free one, printed as ``PORT <n>`` on the first line of stdout;
+it stops by itself after ``--lifetime`` seconds) and checks every
 ``POST /webhook`` the way the README tells a platform to — written here from that description, not with
 the product's own code: the timestamp must be within ``--window`` seconds of this process's clock, and
 ``X-Xiji-Signature`` must be ``sha256=`` + HMAC-SHA256(secret, "<timestamp>." + body). A request that
@@ -98,10 +99,11 @@ def main():
     parser.add_argument("--secret", required=True)
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--window", type=int, default=300)
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--lifetime", type=float, default=600, help="stop by itself after this many seconds")
     args = parser.parse_args()
     state = State(args.secret, args.fail_first, args.window)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(state))
     print(f"PORT {server.server_port}", flush=True)
     threading.Timer(args.lifetime, server.shutdown).start()
     server.serve_forever()

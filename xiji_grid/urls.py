@@ -43,6 +43,7 @@ urlpatterns = [
     path("api/v1/", include("xiji_grid.api_urls")),
     path("api/schema/", ReadableSchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("open311/v2/", include("cases.interop.open311_urls")),  # Open311 GeoReport v2 (issue 13)
     path("", include("reps.calendar_urls")),  # /calendar/<token>.ics (URL name grids:visit-calendar)
     path("", include("xiji_grid.web_urls")),  # the web pages of every app (namespace ``web``)
 ]

@@ -6,7 +6,8 @@ An upstream system authenticates with its own API key (``Authorization: Api-Key 
 API's usual bodies: 400 ``{field: [messages]}``, 401/403/404/409 ``{"code", "detail"}``.
 """
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import extend_schema
 from rest_framework import authentication, exceptions, permissions, serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -62,6 +63,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """The schema's description of :class:`ApiKeyAuthentication`."""
+
+    target_class = "cases.interop.api.ApiKeyAuthentication"
+    name = "upstreamApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Api-Key <key>` of an external system (or the header `X-Api-Key: <key>`)."}
+
+
 class IsUpstreamSystem(permissions.BasePermission):
     message = "仅限上级派单平台的 API 密钥。"
 
@@ -82,7 +94,7 @@ class ComplainantInput(serializers.Serializer):
     phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
 
 
-class OrderInput(serializers.Serializer):
+class UpstreamOrderInput(serializers.Serializer):
     """A work order (工单) sent down by the upstream platform."""
 
     order_number = serializers.CharField(max_length=64, help_text="The platform's order number (工单号): the key "
@@ -169,7 +181,7 @@ class OrderInput(serializers.Serializer):
         )
 
 
-class OrderAnswer(serializers.Serializer):
+class UpstreamOrderAnswer(serializers.Serializer):
     """What the platform gets back for an order: the case it is, no personal data."""
 
     order_number = serializers.CharField()
@@ -203,34 +215,34 @@ class _UpstreamView(APIView):
 
 class OrdersView(_UpstreamView):
     @extend_schema(
-        tags=["upstream"], summary="Send a work order down (派单)", request=OrderInput,
+        tags=["upstream"], summary="Send a work order down (派单)", request=UpstreamOrderInput,
         description=(
             "Idempotent on `order_number` within your system: the first call creates the case (201); a repeat "
             "with the same content answers the existing case (200); a repeat with changed content is recorded "
             "on the case as an `upstream_updated` event (200, `updated: true`), never a second case. Your "
             "`respond_due_at` / `resolve_due_at` govern the case instead of the town's policy. Authenticate with "
             "`Authorization: Api-Key <key>`."),
-        responses={201: OrderAnswer, 200: OrderAnswer, **error_responses(400, 401, 403)},
+        responses={201: UpstreamOrderAnswer, 200: UpstreamOrderAnswer, **error_responses(400, 401, 403)},
     )
     def post(self, request):
-        ser = OrderInput(data=request.data)
+        ser = UpstreamOrderInput(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
             outcome = upstream.receive_order(request.auth, ser.to_order(), now=_now(request))
         except DjangoValidationError as exc:
             raise exceptions.ValidationError(exc.message_dict) from None
         body = _answer(outcome.order, created=outcome.created, updated=outcome.updated, changed=outcome.changed)
-        return Response(OrderAnswer(body).data, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+        return Response(UpstreamOrderAnswer(body).data, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
 
 
 class OrderView(_UpstreamView):
     @extend_schema(tags=["upstream"], summary="One of your work orders: the case's state and deadlines",
-                   responses={200: OrderAnswer, **error_responses(401, 403, 404)})
+                   responses={200: UpstreamOrderAnswer, **error_responses(401, 403, 404)})
     def get(self, request, order):
-        return Response(OrderAnswer(_answer(self.order(order))).data)
+        return Response(UpstreamOrderAnswer(_answer(self.order(order))).data)
 
 
-class CallbackInput(serializers.Serializer):
+class UpstreamCallbackInput(serializers.Serializer):
     """The platform's callback result (市级回访)."""
 
     contacted = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -241,18 +253,18 @@ class CallbackInput(serializers.Serializer):
 
 class OrderCallbackView(_UpstreamView):
     @extend_schema(
-        tags=["upstream"], summary="Record your callback result (市级回访)", request=CallbackInput,
+        tags=["upstream"], summary="Record your callback result (市级回访)", request=UpstreamCallbackInput,
         description=("Recorded as the case's callback with source `upstream`; counted in the three rates. "
                      "409 `transition_not_allowed` while the case is not resolved, `callback_recorded` once a "
                      "valid callback is recorded."),
-        responses={200: OrderAnswer, **error_responses(400, 401, 403, 404, 409)},
+        responses={200: UpstreamOrderAnswer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request, order):
         found = self.order(order)
-        ser = CallbackInput(data=request.data)
+        ser = UpstreamCallbackInput(data=request.data)
         ser.is_valid(raise_exception=True)
         upstream.receive_callback(found, now=_now(request), **ser.validated_data)
-        return Response(OrderAnswer(_answer(found)).data)
+        return Response(UpstreamOrderAnswer(_answer(found)).data)
 
 
 def _now(request):
@@ -288,7 +300,6 @@ class CaseDeliveriesView(ScopedMixin, APIView):
     @extend_schema(
         tags=["upstream"], summary="Feedback delivery log of a case (反馈投递记录)",
         description="For dispatchers, supervisors and admins. Oldest step first.",
-        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
         responses={200: FeedbackDeliverySerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request, pk):
