@@ -313,6 +313,9 @@ def feedback_worker(django_db_setup, django_db_blocker, tmp_path, settings):
                 raise RuntimeError(f"worker did not answer in 120 s:\n{log.read_text()[-3000:]}") from None
     yield proc, log
     stop_process(proc)
+    from xiji_grid.celery import app
+
+    app.amqp.queues.pop(QUEUE, None)  # sending to it declared the queue in this process; leave the app as it was
 
 
 def wait_for(predicate, *, timeout=90, what=""):
