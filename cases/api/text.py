@@ -23,7 +23,7 @@ from grids.api.base import ScopedMixin, error_responses
 from grids.models import Cadre, Grid, Village
 
 from .errors import Forbidden
-from .serializers import CaseSerializer
+from .serializers import CaseSerializer, NoteInput
 from .stats import ExportMixin
 
 # --- Category suggestion --------------------------------------------------------------------------------
@@ -281,10 +281,6 @@ class ProactiveInput(serializers.Serializer):
                                                  default=None)
     grid = serializers.PrimaryKeyRelatedField(queryset=Grid.objects.all(), required=False, allow_null=True,
                                               default=None)
-
-
-class NoteInput(serializers.Serializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 HOTSPOT_EXPORT_COLUMNS = ["id", "title", "category_name", "village_name", "status", "active", "heat", "case_count",
