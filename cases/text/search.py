@@ -16,6 +16,14 @@ def _pinyin(name: str) -> tuple[str, str]:
     return "".join(syllables).lower(), "".join(s[0] for s in syllables if s).lower()
 
 
+def taxonomy_nodes() -> list[dict]:
+    """Every taxonomy node, read once per process and again when the table changes (one aggregate query a
+    call): dicts ``id, name, level (1–3), path ('城乡建设/市政设施/路灯'), parent_name ('' at level 1),
+    top_id (the level-1 ancestor's id, the node's own at level 1), pinyin, initials``, sorted by level
+    then path. Shared by the category search and the category suggestion."""
+    return _rows()
+
+
 def _rows() -> list[dict]:
     from django.db.models import Count, Max
 
@@ -34,7 +42,12 @@ def _rows() -> list[dict]:
             path.insert(0, cur["name"])
             cur = nodes.get(cur["parent_id"])
         full, initials = _pinyin(node["name"])
+        parent = nodes.get(node["parent_id"])
+        top = node
+        while top["parent_id"] is not None and top["parent_id"] in nodes:
+            top = nodes[top["parent_id"]]
         rows.append({"id": node["id"], "name": node["name"], "level": node["level"], "path": "/".join(path),
+                     "parent_name": parent["name"] if parent else "", "top_id": top["id"],
                      "pinyin": full, "initials": initials})
     rows.sort(key=lambda r: (r["level"], r["path"]))
     with _lock:

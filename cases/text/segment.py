@@ -5,6 +5,7 @@ quiet. Nothing here logs the text it reads (complaint text can hold personal dat
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -47,15 +48,34 @@ def _ensure_jieba():
             _ready = True
 
 
+_PIECE = "。"
+
+
+@functools.lru_cache(maxsize=8192)
+def _piece_tokens(piece: str) -> tuple[str, ...]:
+    import jieba
+
+    return tuple(w for w in jieba.lcut(piece) if not w.isspace())
+
+
 def tokens(text: str) -> list[str]:
     """Words of ``text`` (already normalised) by jieba's accurate mode, white space dropped.
 
+    jieba cuts a text into runs of Chinese characters, letters and digits at every other character (such
+    as 。) and segments each run on its own, so the text is split at 。 and each distinct piece segmented
+    once (a recent piece is remembered, in memory only): :func:`model_text` repeats the title, many
+    titles recur in the training data, and suggest-as-you-type sends the same title with each keystroke
+    of the description. The words are the same as ``jieba.lcut(text)``'s without white space.
     A module-level function so that fitted vectorisers that use it can be pickled.
     """
     _ensure_jieba()
-    import jieba
-
-    return [w for w in jieba.lcut(text) if not w.isspace()]
+    out: list[str] = []
+    for i, piece in enumerate(text.split(_PIECE)):
+        if i:
+            out.append(_PIECE)
+        if piece:
+            out.extend(_piece_tokens(piece))
+    return out
 
 
 def model_text(title: str | None, description: str | None = "", *, detail_chars: int = 300) -> str:

@@ -1,6 +1,6 @@
 """Text vectors for comparing cases: duplicate suggestion and hotspot topics use the same ones.
 
-With a trained category model the vectors are its own TF-IDF features (word 1–2-grams and character
+With a trained category model the vectors are its own TF-IDF features (jieba words and character
 1–3-grams, weighted by the inverse document frequencies of the 9,000+ real training texts), re-normalised
 to unit length, so the dot product of two rows is their cosine similarity in [0, 1]. Without one (a fresh
 database before ``train_classifier``) a character 1–3-gram TF-IDF is fitted on the texts at hand.
@@ -29,12 +29,12 @@ def vectorise(texts: list[str]):
 
         return csr_matrix((0, 1))
     try:
-        features = _model().pipeline.named_steps["features"]
+        model = _model()
     except ModelNotTrained:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit_transform(texts)
-    return normalize(features.transform(texts).astype(np.float64))
+    return normalize(model.transform(texts).astype(np.float64))
 
 
 def word_features() -> tuple[int, np.ndarray] | None:
