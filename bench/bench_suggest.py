@@ -1,7 +1,7 @@
 """Latency of the category suggestion (issue 11): p50 / p95 / max milliseconds per request.
 
 Runs :func:`cases.text.classifier.suggest` (the work of ``POST /api/v1/categories/suggest/``: the model's
-probabilities and the taxonomy-node match, with its two category queries) once per held-out text — the
+probabilities and the taxonomy-node match over the cached node list) once per held-out text — the
 titles' test split (titles alone) and the messages hold-out (title + detail) — after a warm-up, and prints
 the figures beside a baseline measured in the same process: the model's ``predict_proba`` alone.
 Uses the saved model (``TEXT_CLASSIFIER_PATH``; trained first when missing) and the configured database
