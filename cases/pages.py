@@ -312,7 +312,7 @@ def stats_cases(scope):
 
 
 RATE_KEYS = ("closure_rate", "respond_on_time_rate", "resolve_on_time_rate", "response_rate", "resolution_rate",
-             "satisfaction_rate", "on_time_rate")
+             "satisfaction_rate", "satisfaction_lower_bound", "on_time_rate")
 
 
 def display(row: dict) -> dict:

@@ -19,8 +19,13 @@ Definitions (every figure of a case is attributed to the Asia/Shanghai day of it
   w = ``STATS_SATISFACTION_WEIGHT_BASIC`` (0.9).
 * ``composite_score`` = Σ weight × rate over (response, resolution, satisfaction), weights
   ``STATS_WEIGHTS`` (10, 45, 45): points out of the sum of the weights (100). None without valid callbacks.
-* ``rank``: competition ranking (1, 2, 2, 4) by composite score among the rows with at least
-  ``STATS_MIN_VALID_CALLBACKS`` valid callbacks; None for the others.
+* ``satisfaction_lower_bound``: the lower bound of the Wilson score interval (95 %, z = 1.96) of the
+  satisfaction rate over the valid callbacks (:func:`wilson_lower_bound`; Wilson 1927, as recommended for
+  ranking by Evan Miller, "How not to sort by average rating", 2009). None without valid callbacks.
+* ``rank``: competition ranking (1, 2, 2, 4) by ``satisfaction_lower_bound`` (ties broken by composite
+  score) among the rows with at least ``STATS_MIN_VALID_CALLBACKS`` valid callbacks; None for the others.
+  So 5 perfect callbacks (bound 0.5655) rank below 38 of 40 (0.95, bound 0.8350): a high rate on few
+  callbacks is not proof of a high rate.
 * A rate whose denominator is 0 is None ("no data"), never 0 and never an error.
 
 Snapshots: :class:`cases.models.DailyStat` holds the figures that do not depend on the reading time,
@@ -35,6 +40,7 @@ not detected: run ``rebuild_stats`` afterwards.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter, defaultdict
 
 from django.conf import settings
@@ -266,6 +272,28 @@ def days_of_cases(ids) -> set[dt.date]:
 # --- Rates -------------------------------------------------------------------------------------------
 
 
+#: z for a two-sided 95 % interval.
+WILSON_Z = 1.96
+
+
+def wilson_lower_bound(rate: float | None, n: int, z: float = WILSON_Z) -> float | None:
+    """Lower bound of the Wilson score interval for a proportion (E. B. Wilson, "Probable inference, the
+    law of succession, and statistical inference", JASA 22, 1927; its use for ranking: Evan Miller, "How
+    not to sort by average rating", 2009).
+
+    ``rate``: the observed proportion in 0..1 (may come from weighted successes, as the satisfaction rate
+    does); ``n``: the number of trials (valid callbacks); ``z``: the normal quantile (1.96 → 95 %).
+    Returns a float in 0..1, or None when ``rate`` is None or ``n`` is 0. E.g. 5 of 5 → 0.565509,
+    38 of 40 → 0.834958.
+    """
+    if rate is None or not n:
+        return None
+    z2 = z * z
+    centre = rate + z2 / (2 * n)
+    margin = z * math.sqrt(max(rate * (1 - rate), 0.0) / n + z2 / (4 * n * n))
+    return max(0.0, (centre - margin) / (1 + z2 / n))
+
+
 def _ratio(numerator, denominator):
     return numerator / denominator if denominator else None
 
@@ -291,6 +319,7 @@ def _figures(c: Counter) -> dict:
         "resolution_rate": _ratio(c["callback_solved"], valid),
         "satisfaction_rate": _ratio(c["satisfied"] + w_basic * c["basically_satisfied"], valid),
     }
+    out["satisfaction_lower_bound"] = wilson_lower_bound(out["satisfaction_rate"], valid)
     three = (out["response_rate"], out["resolution_rate"], out["satisfaction_rate"])
     out["composite_score"] = None if None in three else sum(w * r for w, r in zip(weights, three, strict=True))
     return out
@@ -350,7 +379,7 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
     ``label``, ``received``, ``dispatched``, ``responded``, ``resolved``, ``closed``, ``overdue``,
     ``respond_on_time``, ``resolve_on_time``, ``respond_on_time_rate``, ``resolve_on_time_rate``,
     ``closure_rate``, ``valid_callbacks``, ``response_rate``, ``resolution_rate``, ``satisfaction_rate``,
-    ``composite_score``, ``rank`` — plus the denominators ``respond_decided``, ``resolve_decided`` and the
+    ``satisfaction_lower_bound``, ``composite_score``, ``rank`` — plus the denominators ``respond_decided``, ``resolve_decided`` and the
     callback answers ``callback_contacted``, ``callback_solved``, ``satisfied``, ``basically_satisfied``,
     ``unsatisfied``. Rates are floats in 0..1 or None ("no data"); the score is in points (0..Σ weights).
     Only groups with cases appear, except that ``group_by=None`` always returns the town row(s).
@@ -435,12 +464,12 @@ def _rows(group_by, totals: dict) -> list[dict]:
 def _rank(rows: list[dict]) -> None:
     minimum = settings.STATS_MIN_VALID_CALLBACKS
     eligible = [r for r in rows if r["composite_score"] is not None and r["valid_callbacks"] >= minimum]
-    eligible.sort(key=lambda r: -r["composite_score"])
+    eligible.sort(key=lambda r: (-r["satisfaction_lower_bound"], -r["composite_score"]))
     for row in rows:
         row["rank"] = None
     previous, rank = None, 0
     for position, row in enumerate(eligible, start=1):
-        score = round(row["composite_score"], 9)
+        score = (round(row["satisfaction_lower_bound"], 9), round(row["composite_score"], 9))
         if score != previous:
             rank, previous = position, score
         row["rank"] = rank
@@ -540,5 +569,5 @@ def refresh_daily_stats(*, days=(), since: dt.date | None = None, full: bool = F
 
 __all__ = [
     "GROUP_BYS", "PERIOD_KINDS", "SCOPES", "assessment_month", "day_start", "days_of_cases", "dirty_days",
-    "local_date", "overdue_cases", "period_bounds", "rates", "refresh_daily_stats",
+    "local_date", "overdue_cases", "period_bounds", "rates", "refresh_daily_stats", "wilson_lower_bound",
 ]

@@ -373,3 +373,34 @@ def test_snapshot_task_runs_in_a_real_worker(celery_worker_process):
     reading = timezone.now()
     assert_snapshots_equal_direct_counts(reading)
     assert refresh_today_stats.delay().get(timeout=120)["full"] is False
+
+
+def test_wilson_lower_bound_known_answers():
+    """Wilson 1927, 95 % (z = 1.96), worked by hand: 5/5 → (1 + 0.38416) − 1.96·√(0 + 0.038416))/1.76832 …"""
+    from cases.selectors import wilson_lower_bound
+    assert round(wilson_lower_bound(1.0, 5), 6) == 0.565509
+    assert round(wilson_lower_bound(38 / 40, 40), 6) == 0.834958
+    assert wilson_lower_bound(None, 0) is None and wilson_lower_bound(0.5, 0) is None
+
+
+def test_ranking_orders_by_the_wilson_lower_bound(town, settings):
+    """Village A: 5 valid callbacks all satisfied (rate 1.0, bound 0.565509); village B: 40, 38 satisfied
+    and 2 unsatisfied (rate 0.95, bound 0.834958). The minimum (5) lets both be ranked; B ranks first."""
+    settings.STATS_MIN_VALID_CALLBACKS = 5
+    a = Grid.objects.get(code="110112110222-01")
+    b = Grid.objects.get(code="110112110001-01")
+    S, U = Satisfaction.SATISFIED, Satisfaction.UNSATISFIED
+    with time_machine.travel(NOW, tick=False):
+        for i in range(5):
+            make(a, at(3, 1, 9, i), respond=H, resolve=D, callback=(True, True, S))
+        for i in range(40):
+            make(b, at(3, 2, 9, i), respond=H, resolve=D, callback=(True, True, S if i < 38 else U))
+    villages = by_key(rates(group_by="village", now=NOW))
+    va, vb = villages["110112110222"], villages["110112110001"]
+    assert (va["satisfaction_rate"], vb["satisfaction_rate"]) == (1.0, pytest.approx(0.95))
+    assert round(va["satisfaction_lower_bound"], 6) == 0.565509
+    assert round(vb["satisfaction_lower_bound"], 6) == 0.834958
+    assert (vb["rank"], va["rank"]) == (1, 2)
+    settings.STATS_MIN_VALID_CALLBACKS = 6  # the minimum still applies
+    villages = by_key(rates(group_by="village", now=NOW))
+    assert (villages["110112110001"]["rank"], villages["110112110222"]["rank"]) == (1, None)

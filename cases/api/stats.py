@@ -32,7 +32,7 @@ GROUP_BY = ["village", "grid", "category", "source", "handler", "callback_source
 RATE_COLUMNS = [
     "key", "label", "received", "dispatched", "responded", "resolved", "closed", "overdue", "respond_on_time",
     "resolve_on_time", "respond_on_time_rate", "resolve_on_time_rate", "closure_rate", "valid_callbacks",
-    "response_rate", "resolution_rate", "satisfaction_rate", "composite_score", "rank",
+    "response_rate", "resolution_rate", "satisfaction_rate", "satisfaction_lower_bound", "composite_score", "rank",
 ]
 EXPORT_LIMIT = 10_000
 #: The widest period a query may ask for: its Asia/Shanghai day bounds, in UTC, still fit in a datetime.
@@ -144,8 +144,13 @@ class RateRowSerializer(serializers.Serializer):
     response_rate = serializers.FloatField(allow_null=True)
     resolution_rate = serializers.FloatField(allow_null=True)
     satisfaction_rate = serializers.FloatField(allow_null=True)
+    satisfaction_lower_bound = serializers.FloatField(
+        allow_null=True, help_text="Wilson score interval lower bound (95 %, z = 1.96) of satisfaction_rate over "
+                                   "valid_callbacks (Wilson 1927; Evan Miller, 'How not to sort by average rating').")
     composite_score = serializers.FloatField(allow_null=True)
-    rank = serializers.IntegerField(allow_null=True, help_text="By composite score; null when not ranked.")
+    rank = serializers.IntegerField(
+        allow_null=True, help_text="By satisfaction_lower_bound (ties: composite score), among rows with at least "
+                                   "STATS_MIN_VALID_CALLBACKS valid callbacks; null when not ranked.")
 
 
 class RatesSerializer(serializers.Serializer):

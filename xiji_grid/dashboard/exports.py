@@ -28,7 +28,8 @@ RATE_EXPORT = [
     ("closure_rate", gettext_lazy("办结率")), ("respond_on_time_rate", gettext_lazy("按时联系率")),
     ("resolve_on_time_rate", gettext_lazy("按时办结率")), ("valid_callbacks", gettext_lazy("有效回访")),
     ("response_rate", gettext_lazy("响应率")), ("resolution_rate", gettext_lazy("解决率")),
-    ("satisfaction_rate", gettext_lazy("满意率")), ("composite_score", gettext_lazy("综合得分")),
+    ("satisfaction_rate", gettext_lazy("满意率")),
+    ("satisfaction_lower_bound", gettext_lazy("满意率置信下限")), ("composite_score", gettext_lazy("综合得分")),
 ]
 OVERDUE_EXPORT = [
     ("number", gettext_lazy("编号")), ("title", gettext_lazy("标题")), ("status", gettext_lazy("状态")),
@@ -112,7 +113,7 @@ ASSESSED_LABEL, ALL_SCOPE_LABEL = gettext_lazy("考核口径"), gettext_lazy("�
 
 
 def _is_rate(key: str) -> bool:
-    return key.endswith("_rate")
+    return key.endswith("_rate") or key == "satisfaction_lower_bound"
 
 
 def _sheet_title(text: str) -> str:

@@ -14,14 +14,16 @@ COLUMNS = [
     ("resolve_on_time_rate", "按时办结率 resolve_on_time_rate"), ("closure_rate", "办结率 closure_rate"),
     ("valid_callbacks", "有效回访 valid_callbacks"), ("response_rate", "响应率 response_rate"),
     ("resolution_rate", "解决率 resolution_rate"), ("satisfaction_rate", "满意率 satisfaction_rate"),
+    ("satisfaction_lower_bound", "满意率置信下限 satisfaction_lower_bound"),
     ("composite_score", "综合得分 composite_score"), ("rank", "排名 rank"),
 ]
 RATES = {"respond_on_time_rate", "resolve_on_time_rate", "closure_rate", "response_rate", "resolution_rate",
-         "satisfaction_rate"}
+         "satisfaction_rate", "satisfaction_lower_bound"}
 TABLE = [("key", "key"), ("label", "名称"), ("received", "受理"), ("dispatched", "派单"), ("resolved", "办结"),
          ("overdue", "超时"), ("respond_on_time_rate", "按时联系"), ("resolve_on_time_rate", "按时办结"),
          ("closure_rate", "办结率"), ("valid_callbacks", "有效回访"), ("response_rate", "响应率"),
-         ("resolution_rate", "解决率"), ("satisfaction_rate", "满意率"), ("composite_score", "得分"), ("rank", "排名")]
+         ("resolution_rate", "解决率"), ("satisfaction_rate", "满意率"),
+         ("satisfaction_lower_bound", "满意下限"), ("composite_score", "得分"), ("rank", "排名")]
 
 
 def _date(text, name):
