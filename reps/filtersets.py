@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema_field
 
 from cases.choices import Status
-from grids.filtersets import IdFilter, SearchFilter
+from grids.filtersets import IdFilter, SearchFilter, UTCDateTimeFilter
 
 from .choices import DeputyLevel, ReceptionStatus, StationTheme, VisitStatus
 from .models import Deputy, LiaisonStation, RaisedDemand, Reception, Visit
@@ -56,8 +56,8 @@ class DemandFilterSet(df.FilterSet):
     reception_id = IdFilter(field_name="reception_id")
     status = df.MultipleChoiceFilter(field_name="case__status", choices=Status.choices,
                                      help_text="One or more case statuses (repeat the parameter).")
-    raised_after = df.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
-    raised_before = df.IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
+    raised_after = UTCDateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    raised_before = UTCDateTimeFilter(field_name="raised_at", lookup_expr="lt")
     q = SearchFilter(("case__number", "case__title"), help_text="Case number or title contains.")
 
     class Meta:

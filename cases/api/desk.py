@@ -20,7 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases import rules
-from cases.choices import AttachmentKind, CaseKind, Source, Urgency
+from cases.attachments import FILE_TYPES, IMAGE_TYPES
+from cases.choices import AttachmentKind, CaseKind, Satisfaction, Source, Urgency
 from cases.desk import editing, history, phone, queues
 from cases.models import Attachment, Case, Category
 from grids.api.base import IdField, ScopedMixin, error_responses
@@ -28,6 +29,10 @@ from grids.api.parsers import StrictJSONParser
 from grids.models import Grid
 
 from .errors import Forbidden
+from .serializers import blank_or_choice
+
+#: Every content type an attachment is stored and served as (cases.attachments), without parameters.
+_STORED_MEDIA_TYPES = sorted({t for t, _ in IMAGE_TYPES.values()} | {t.split(";")[0] for t in FILE_TYPES.values()})
 
 # --- Serializers -----------------------------------------------------------------------------------------
 
@@ -41,6 +46,7 @@ class CaseBriefSerializer(serializers.ModelSerializer):
     handler_name = serializers.CharField(source="handler.name", read_only=True, allow_null=True, default=None)
     complainant_phone = serializers.SerializerMethodField()
     waiting_seconds = serializers.SerializerMethodField(help_text="Seconds since received (at the request's time).")
+    satisfaction = blank_or_choice(Satisfaction.choices)
 
     class Meta:
         model = Case
@@ -358,8 +364,9 @@ class AttachmentViewSet(ScopedMixin, viewsets.GenericViewSet):
         att = self.get_object()
         return store.serve(att, field=field)
 
-    @extend_schema(tags=["attachments"], summary="The file (photos without EXIF)",
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **error_responses(401, 404)})
+    @extend_schema(tags=["attachments"], summary="The file (photos without EXIF), as the type it was stored as",
+                   responses={**{(200, media_type): OpenApiTypes.BINARY for media_type in _STORED_MEDIA_TYPES},
+                              **error_responses(401, 404)})
     @action(detail=True, methods=["get"])
     def file(self, request, pk=None) -> FileResponse:
         return self._serve("file")

@@ -124,7 +124,6 @@ class CaseSerializer(serializers.ModelSerializer):
     def get_grid_name(self, case) -> str | None:
         return case.grid.name if case.grid_id else None
 
-    @extend_schema_field(serializers.CharField())
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_duplicate_of(self, case) -> int | None:
         # The original may lie outside the caller's scope; its existence is not shown then (DESIGN §1).

@@ -154,7 +154,9 @@ class RateRowSerializer(serializers.Serializer):
 
 
 class RatesSerializer(serializers.Serializer):
-    group_by = serializers.CharField(allow_null=True)
+    # An enum of its own values (not any string), so each answer of RatesAnswer matches exactly one of its
+    # schemas; a registered group-by's answer narrows it to its name (reps.api.stats).
+    group_by = serializers.ChoiceField(choices=GROUP_BY, allow_null=True)
     start = serializers.DateField(allow_null=True)
     end = serializers.DateField(allow_null=True)
     scope = serializers.CharField()

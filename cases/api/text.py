@@ -19,7 +19,7 @@ from cases import rules
 from cases.models import Case, Category, Hotspot, HotspotMember, MonthlyTopic, ProactiveLink
 from cases.text import classifier, duplicates, topics
 from cases.text.search import search_categories
-from grids.api.base import ScopedMixin, error_responses
+from grids.api.base import ScopedMixin, error_responses, query_date
 from grids.models import Cadre, Grid, Village
 
 from .errors import Forbidden
@@ -67,7 +67,7 @@ class CategorySuggestView(ScopedMixin, APIView):
         description=("The 3 most probable top-level categories with calibrated probabilities, and under the best "
                      "one the second/third-level nodes whose names best match the text. 503 "
                      "`classifier_not_trained` until `manage.py train_classifier` has run."),
-        responses={200: SuggestionSerializer, **error_responses(400, 401)})
+        responses={200: SuggestionSerializer, **error_responses(400, 401, 503)})
     def post(self, request):
         ser = SuggestInput(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -293,7 +293,7 @@ HOTSPOT_EXPORT_COLUMNS = ["id", "title", "category_name", "village_name", "statu
                        parameters=[OpenApiParameter("status", str, many=True), OpenApiParameter("active", bool),
                                    OpenApiParameter("category_id", int), OpenApiParameter("village_id", int),
                                    OpenApiParameter("format", str, enum=["json", "csv", "xlsx"])],
-                       responses={200: HotspotSerializer, **error_responses(401)}),
+                       responses={200: HotspotSerializer, **error_responses(400, 401)}),
     retrieve=extend_schema(tags=["hotspots"], summary="One hotspot",
                            responses={200: HotspotSerializer, **error_responses(401, 404)}),
 )
@@ -410,20 +410,17 @@ class HotspotViewSet(ScopedMixin, ExportMixin, mixins.ListModelMixin, mixins.Ret
                    responses={200: {"type": "object"}, **error_responses(400, 401)})
     @action(detail=False, methods=["get"], url_path="cleared", pagination_class=None)
     def cleared(self, request):
-        bounds = {}
-        for name in ("start", "end"):
-            if value := request.query_params.get(name):
-                try:
-                    bounds[name] = dt.date.fromisoformat(value)
-                except ValueError:
-                    raise serializers.ValidationError({name: ["日期格式应为 YYYY-MM-DD。"]}) from None
+        bounds = {name: day for name in ("start", "end")
+                  if (day := query_date(request.query_params, name)) is not None}
         rows = topics.cleared_per_month(hotspots=hotspots_in_scope(self.scope), **bounds)
         return Response({"months": rows, "total": sum(r["cleared"] for r in rows)})
 
 
 @extend_schema_view(
     list=extend_schema(tags=["hotspots"], summary="Monthly topics (每月一题) in your scope, newest month first",
-                       responses={200: MonthlyTopicSerializer, **error_responses(401)}),
+                       parameters=[OpenApiParameter("month", str, pattern=r"^[0-9]{4}-[0-9]{2}$",
+                                                    description="Only this month's topics (`YYYY-MM`).")],
+                       responses={200: MonthlyTopicSerializer, **error_responses(400, 401)}),
     retrieve=extend_schema(tags=["hotspots"], summary="One monthly topic",
                            responses={200: MonthlyTopicSerializer, **error_responses(401, 404)}),
 )
@@ -432,9 +429,6 @@ class MonthlyTopicViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         qs = MonthlyTopic.objects.select_related("hotspot", "owner").prefetch_related("proactive_links")
-        if month := self.request.query_params.get("month"):
-            try:
-                qs = qs.filter(month=topics.month_of(dt.date.fromisoformat(f"{month}-01" if len(month) == 7 else month)))
-            except ValueError:
-                raise serializers.ValidationError({"month": ["格式应为 YYYY-MM。"]}) from None
+        if (month := query_date(self.request.query_params, "month", month=True)) is not None:
+            qs = qs.filter(month=topics.month_of(month))
         return qs.filter(hotspot__in=hotspots_in_scope(self.scope)).order_by("-month", "id")

@@ -1,4 +1,7 @@
 """Plumbing shared by every API app: pagination, the scoped-viewset base, error bodies for the schema."""
+import datetime as dt
+import re
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -38,7 +41,7 @@ class ScopedMixin:
 
 
 class ErrorSerializer(serializers.Serializer):
-    """Body of 401, 403, 404, 409 and 429 answers."""
+    """Body of 401, 403, 404, 409, 429 and 503 answers."""
 
     code = serializers.CharField(help_text="Stable machine-readable reason, e.g. `transition_not_allowed`.")
     detail = serializers.CharField(help_text="A sentence for people.")
@@ -59,6 +62,7 @@ _DESCRIPTIONS = {
     404: "Not found, or outside your scope.",
     409: "Not allowed in the case's current state, or lost to a concurrent change.",
     429: "Too many failed logins; retry later.",
+    503: "A service this answer needs is not ready (e.g. `classifier_not_trained`).",
 }
 
 
@@ -83,3 +87,49 @@ class IdField(serializers.PrimaryKeyRelatedField):
                                                                      and data.isascii())):
             self.fail("incorrect_type", data_type=type(data).__name__)
         return super().to_internal_value(int(data))
+
+
+def document_outside_answers(result, generator, request, public):
+    """drf-spectacular post-processing hook: every operation documents the 400 and 404 it can answer.
+
+    Some answers come from outside the view, so no ``extend_schema`` names them. 400 ``nul_character``: a NUL
+    byte anywhere in the request (``xiji_grid.middleware``, on every operation). 404: a ``format`` query
+    parameter that names no renderer of the view (``URL_FORMAT_OVERRIDE``, on every operation), a paginated
+    list asked for a page past the last or not a page number (``PageNumberPagination``), and an operation on
+    one object whose object does not exist or lies outside the caller's scope (DESIGN §1). An operation that
+    documents neither gets it, with the :class:`ErrorSerializer` body (``Error``). ``result`` is the OpenAPI
+    document as a dict; it is changed in place and returned.
+    """
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    added = {
+        "400": {**error, "description": "Bad request: a NUL character (`nul_character`)."},
+        "404": {**error, "description": "Not found (a page past the last, an object outside your scope), or a "
+                                        "`format` this operation does not offer."},
+    }
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method in ("get", "put", "patch", "post", "delete"):
+                responses = operation.setdefault("responses", {})
+                for code, response in added.items():
+                    responses.setdefault(code, response)
+    return result
+
+
+def query_date(params, name: str, *, month: bool = False):
+    """The Asia/Shanghai calendar date in query parameter ``name`` of ``params`` (a QueryDict), or None when
+    absent or empty. Dates are ``YYYY-MM-DD`` (with ``month``: ``YYYY-MM``, read as its first day), years
+    1–9999; anything else raises a DRF ValidationError on ``name`` (a 400 answer). The one parser of query
+    dates outside serializers (issue 19.5)."""
+    value = params.get(name)
+    if not value:
+        return None
+    text = f"{value}-01" if month else value
+    if not _ISO_DATE.fullmatch(text):
+        raise serializers.ValidationError({name: ["格式应为 YYYY-MM。" if month else "日期格式应为 YYYY-MM-DD。"]})
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise serializers.ValidationError({name: ["没有这一天。" if not month else "没有这个月。"]}) from None
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)

@@ -36,11 +36,13 @@ class DeputyRateRowSerializer(DeputyStatsSerializer):
 
 
 class StationRatesSerializer(RatesSerializer):
+    group_by = serializers.ChoiceField(choices=["station"])
     results = StationRateRowSerializer(many=True, help_text="One row per station in code order; `null` rates "
                                                             "mean “no data”.")
 
 
 class DeputyRatesSerializer(RatesSerializer):
+    group_by = serializers.ChoiceField(choices=["deputy"])
     results = DeputyRateRowSerializer(many=True, help_text="One row per deputy (station code, deputy code "
                                                            "order); `null` rates mean “no data”.")
 

@@ -419,6 +419,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files: works offline, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Enum components first (drf-spectacular's default hook), then the 400 and 404 answers that come from
+    # outside the views (grids.api.base.document_outside_answers).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "grids.api.base.document_outside_answers",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "CaseKindEnum": "cases.choices.CaseKind",
         "AttachmentKindEnum": "cases.choices.AttachmentKind",
