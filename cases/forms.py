@@ -224,6 +224,7 @@ class CancelForm(ActionForm):
     reason = forms.CharField(label=_("撤销理由"), max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
     duplicate_of = forms.CharField(label=_("重复于（原诉求编号，可选）"), max_length=20, required=False)
     exclude = forms.BooleanField(label=_("同时剔除（不计入考核口径）"), required=False, initial=True)
+    confirm_other_caller = forms.BooleanField(label=_("确认不同诉求人"), required=False, initial=False)
 
     def __init__(self, *args, scope=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -387,32 +387,57 @@ def close(case, *, actor, note="", callback_not_needed: bool = False, now=None) 
                        change=change, to_status=Status.CLOSED, note=note)
 
 
-def cancel(case, *, actor, reason: str, duplicate_of=None, exclude: bool = True, now=None) -> Case:
+def cancel(case, *, actor, reason: str, duplicate_of=None, exclude: bool = True, confirm_other_caller: bool = False,
+           now=None) -> Case:
     """Cancel (撤销) an invalid, withdrawn or duplicate case from any state before resolution.
 
-    ``duplicate_of`` (a Case) marks it as a repeat of that original, which must not itself be a duplicate
-    (never a chain). ``exclude`` also takes it out of the assessed scope (剔除) with ``reason``.
+    ``duplicate_of`` (a Case) marks it as a repeat of that original (issue 12 §6), which must
+
+    * not itself be a duplicate (never a chain) and not be cancelled: an original is a live case or one
+      resolved or closed — ValidationError on ``duplicate_of`` otherwise (HTTP 400);
+    * when the two cases name different callers (:func:`cases.text.duplicates.caller_relation` is
+      ``different``: both give a phone, or both a platform account, and none agrees), be confirmed with
+      ``confirm_other_caller=True`` — ValidationError on ``confirm_other_caller`` otherwise. The event's data
+      records ``caller`` (``same``/``different``/``unknown``) and ``confirm_other_caller``.
+
+    ``exclude`` also takes it out of the assessed scope (剔除) with ``reason``.
     """
+    from .text.duplicates import caller_relation
+
     now = now or timezone.now()
     _require(reason and reason.strip(), "reason", _("请填写撤销理由。"))
     if duplicate_of is not None and duplicate_of.duplicate_of_id is not None:
         raise ValidationError({"duplicate_of": _("原诉求本身是重复诉求，请指向最初的诉求。")})
 
     def change(case):
+        extra = {}
         if duplicate_of is not None:
             if duplicate_of.pk == case.pk:
                 raise ValidationError({"duplicate_of": _("诉求不能重复于自身。")})
-            if Case.objects.filter(pk=duplicate_of.pk, duplicate_of__isnull=False).exists():
+            original = Case.objects.filter(pk=duplicate_of.pk).values(
+                "status", "duplicate_of_id", "complainant_phone", "complainant_ref").first()
+            if original is None:
+                raise ValidationError({"duplicate_of": _("原诉求不存在。")})
+            if original["duplicate_of_id"] is not None:
                 raise ValidationError({"duplicate_of": _("原诉求本身是重复诉求，请指向最初的诉求。")})
+            if original["status"] == Status.CANCELLED:
+                raise ValidationError({"duplicate_of": _("原诉求已撤销，不能作为原诉求；请指向未撤销的诉求。")})
             if case.duplicates.exists():
                 raise ValidationError({"duplicate_of": _("已有其他诉求标为本诉求的重复，本诉求不能再标为重复。")})
+            relation = caller_relation(case.complainant_phone, case.complainant_ref, original["complainant_phone"],
+                                       original["complainant_ref"])
+            if relation == "different" and not confirm_other_caller:
+                raise ValidationError({"confirm_other_caller": _(
+                    "原诉求的诉求人与本诉求不同；确认是不同诉求人的重复诉求，请勾选“确认不同诉求人”。")})
+            extra = {"caller": relation, "confirm_other_caller": bool(confirm_other_caller)}
         dropped = _drop_extension_request(case)
         case.cancelled_at = now
         case.duplicate_of = duplicate_of
         if exclude:
             case.excluded = True
             case.exclusion_reason = reason.strip()[:200]
-        return {"duplicate_of": duplicate_of.number if duplicate_of else None, "excluded": bool(exclude), **dropped}
+        return {"duplicate_of": duplicate_of.number if duplicate_of else None, "excluded": bool(exclude), **extra,
+                **dropped}
 
     return _transition(case, allowed_from=ALLOWED_FROM["cancel"], action=Action.CANCELLED, actor=actor, now=now,
                        change=change, to_status=Status.CANCELLED, note=reason.strip())

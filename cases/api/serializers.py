@@ -283,6 +283,9 @@ class CancelInput(serializers.Serializer):
         queryset=Case.objects.none(), required=False, allow_null=True,
         help_text="The original case (in your scope) when this one repeats it.")
     exclude = serializers.BooleanField(default=True, help_text="Also take it out of the assessed scope (剔除).")
+    confirm_other_caller = serializers.BooleanField(
+        default=False, help_text="Needed (true) when duplicate_of names a different caller (phone or platform "
+                                 "account); recorded on the event. Without it such a cancel answers 400.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import inspect
 import re
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -211,25 +209,19 @@ def merge_duplicate(case, original, *, actor, confirm_other_caller: bool = False
     """Cancel ``case`` as a duplicate of ``original`` (a dispatcher's click), through
     :func:`cases.services.cancel` with ``duplicate_of=original`` and ``exclude=True`` (剔除).
 
-    Two different callers' cases (:func:`caller_relation` ``different``) merge only with
-    ``confirm_other_caller``; else ValidationError on that field. The cancel service's own rules apply
-    (never a chain, the original not cancelled…): its ValidationError / TransitionNotAllowed pass through.
-    Returns the cancelled case.
+    The cancel service applies the rules (issue 12 §6): two different callers' cases
+    (:func:`caller_relation` ``different``) merge only with ``confirm_other_caller`` (else ValidationError on
+    that field), never a chain, the original not cancelled; its ValidationError / TransitionNotAllowed pass
+    through. Returns the cancelled case.
     """
     from cases import services
 
     now = now or timezone.now()
-    relation = caller_relation(case.complainant_phone, case.complainant_ref, original.complainant_phone,
-                               original.complainant_ref)
-    if relation == "different" and not confirm_other_caller:
-        raise ValidationError({"confirm_other_caller": _("两件诉求的诉求人不同；确认合并请勾选“确认不同诉求人”。")})
     reason = _("重复诉求：与 %(number)s 相同") % {"number": original.number}
     if note.strip():
         reason = f"{reason}。{note.strip()}"
-    kwargs = {}
-    if "confirm_other_caller" in inspect.signature(services.cancel).parameters:
-        kwargs["confirm_other_caller"] = confirm_other_caller
-    return services.cancel(case, actor=actor, reason=reason, duplicate_of=original, exclude=True, now=now, **kwargs)
+    return services.cancel(case, actor=actor, reason=reason, duplicate_of=original, exclude=True, now=now,
+                           confirm_other_caller=confirm_other_caller)
 
 
 # --- Measurement on real data --------------------------------------------------------------------------
