@@ -270,6 +270,27 @@ class MissedReport:
         return {"marked": self.marked, "notified": self.notified}
 
 
+#: What a planned visit is shown as once its day has come: due on the day, overdue from the day after
+#: until the nightly marking (:func:`mark_missed`) stores it as ``missed`` (issue 16, defect 10).
+SHOWN_DUE, SHOWN_OVERDUE = "due", "overdue"
+
+
+def shown_state(status: str, planned_date: dt.date | None, today: dt.date) -> tuple[str, str]:
+    """How a visit reads on the pages: ``(key, label)``.
+
+    ``status`` is the stored :class:`VisitStatus` value, ``planned_date`` and ``today`` Asia/Shanghai dates.
+    A ``planned`` visit is ``due`` ("今日走访") on its planned date and ``overdue`` ("逾期未记录") after it —
+    the same rule by which :func:`mark_missed` marks it ``missed`` (planned date before today), shown before
+    the marking has run; every other state reads as stored. Pure: no database access.
+    """
+    if status == VisitStatus.PLANNED and planned_date is not None:
+        if planned_date < today:
+            return SHOWN_OVERDUE, _("逾期未记录")
+        if planned_date == today:
+            return SHOWN_DUE, _("今日走访")
+    return status, VisitStatus(status).label
+
+
 def _day_label(day: dt.date) -> str:
     return f"{day:%Y-%m-%d}（{WEEKDAY_NAMES[day.weekday()]}）"
 

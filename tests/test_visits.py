@@ -16,6 +16,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.utils import translation
 
 from cases.choices import DeliveryStatus, NotificationKind, Source
 from cases.models import Case, Delivery, Notification
@@ -529,3 +530,58 @@ def test_the_admin_lists_visits_read_only_and_rotates_calendar_links(xiji, peopl
     cadre.refresh_from_db()
     assert cadre.calendar_token != old
     assert client.get(f"/calendar/{old}.ics").status_code == 404
+
+
+# --- Due and overdue before the nightly marking (issue 16, defect 10) -----------------------------------
+
+
+@translation.override("zh-hans")
+def test_a_planned_visit_reads_due_on_its_day_and_overdue_after_it():
+    monday = dt.date(2025, 10, 13)
+    assert v.shown_state(VisitStatus.PLANNED, monday, monday - dt.timedelta(days=1)) == ("planned", "计划")
+    assert v.shown_state(VisitStatus.PLANNED, monday, monday) == ("due", "今日走访")
+    assert v.shown_state(VisitStatus.PLANNED, monday, monday + dt.timedelta(days=2)) == ("overdue", "逾期未记录")
+    # Stored states read as stored, whatever the day.
+    assert v.shown_state(VisitStatus.DONE, monday, monday + dt.timedelta(days=2)) == ("done", "已走访")
+    assert v.shown_state(VisitStatus.MISSED, monday, monday + dt.timedelta(days=2)) == ("missed", "未走访")
+    assert v.shown_state(VisitStatus.SKIPPED_HOLIDAY, None, monday) == ("skipped_holiday", "节假日顺延无工作日")
+
+
+@pytest.mark.django_db
+def test_the_visits_page_shows_monday_visits_overdue_on_wednesday_before_the_marking(client, xiji, people):
+    v.plan_week("2025-W42")  # Monday 2025-10-13
+    mine = list(Visit.objects.filter(cadre=people["cadre"]).order_by("village__code"))
+    assert mine and all(visit.status == VisitStatus.PLANNED for visit in mine)
+    people["carol"].groups.add(Group.objects.get(name=Role.CADRE))  # the 走访 page is the town cadre's
+    client.force_login(people["carol"])
+    with time_machine.travel(at(2025, 10, 13, 10), tick=False):
+        html = client.get("/visits/").content.decode()
+    assert f'data-testid="visit-state-{mine[0].pk}">今日走访<' in html
+    with time_machine.travel(at(2025, 10, 15, 10), tick=False):
+        html = client.get("/visits/").content.decode()
+        workbench = client.get("/workbench/").content.decode()
+    for visit in mine:
+        assert f'class="badge visit-overdue" data-testid="visit-state-{visit.pk}">逾期未记录<' in html
+    assert f'data-testid="visit-state-{mine[0].pk}">逾期未记录<' in workbench
+    assert Visit.objects.filter(status=VisitStatus.PLANNED).count() == 59  # shown, not stored
+
+
+@pytest.mark.django_db
+def test_the_start_up_marking_marks_past_weeks_once(xiji, people):
+    v.plan_week("2025-W41")  # Thursday 2025-10-09
+    v.plan_week("2025-W42")  # Monday 2025-10-13
+    # 59 villages, one visit each per week; two supervisors hear of each (Ursula is inactive).
+    with time_machine.travel(at(2025, 10, 20, 8), tick=False):  # down since before W41: both weeks are past
+        out = StringIO()
+        call_command("mark_missed_visits", stdout=out)
+        assert out.getvalue().strip() == "Missed visits: 118 marked, 236 notifications."
+        out = StringIO()
+        call_command("mark_missed_visits", stdout=out)
+        assert out.getvalue().strip() == "Missed visits: 0 marked, 0 notifications."
+    assert Visit.objects.filter(status=VisitStatus.MISSED).count() == 118
+
+
+def test_bin_run_marks_missed_visits_after_planning_them():
+    lines = [line.split("#")[0].strip() for line in (settings.BASE_DIR / "bin" / "run").read_text().splitlines()]
+    assert lines.index("python manage.py mark_missed_visits") > lines.index(
+        "python manage.py plan_visits --current --next --summary")

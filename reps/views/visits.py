@@ -26,7 +26,7 @@ from ..choices import VisitStatus
 from ..forms import VisitRecordForm
 from ..models import Visit
 from ..scope import recordable_visits
-from ..visits import current_week, raise_case_at_visit, record_visit, visit_hours
+from ..visits import current_week, raise_case_at_visit, record_visit, shown_state, visit_hours
 
 
 def recordable(scope):
@@ -36,12 +36,15 @@ def recordable(scope):
 
 def week_visits(scope, now) -> list:
     """The cadre's visits of the current ISO week and the missed ones of the last two weeks (``now``: aware),
-    by planned date and village code."""
+    by planned date and village code. Each has ``shown_key`` and ``shown_label`` (:func:`reps.visits.shown_state`)."""
     week = current_week(now)
     today = local_today(now)
-    return list(recordable(scope).filter(cadre_id=scope.cadre_id).filter(
+    rows = list(recordable(scope).filter(cadre_id=scope.cadre_id).filter(
         Q(iso_week=week) | Q(status=VisitStatus.MISSED, planned_date__gte=today - dt.timedelta(days=14)))
         .order_by("planned_date", "village__code"))
+    for visit in rows:  # planned visits whose day has come read as due / overdue (reps.visits.shown_state)
+        visit.shown_key, visit.shown_label = shown_state(visit.status, visit.planned_date, today)
+    return rows
 
 
 @login_required
