@@ -1,5 +1,5 @@
-/* Xiji Grid pages: live deadline countdowns, the three-level category picker, grid search in the
-   dispatch and log forms, and the "resolved on the spot" toggle. Plain JavaScript, no library. */
+/* Xiji Grid pages: live deadline countdowns, the three-level category picker with its search box and
+   suggestions, grid search in the dispatch and log forms, and the "resolved on the spot" toggle. Plain JavaScript, no library. */
 (function () {
   "use strict";
   var body = document.body;
@@ -87,6 +87,86 @@
       fill(selects[i], p ? p.children : [], path[i] || null);
     }
     selects.forEach(function (s, i) { s.addEventListener("change", function () { update(i); }); });
+
+    /* Choose a node from a search result or a suggestion: the three selects follow its path. Only a tap
+       chooses; a suggestion never sets the category by itself (issue 11). */
+    var choose = function (id) {
+      var node = byId[id], trail = [];
+      while (node) { trail.unshift(node.id); node = node.parent; }
+      if (!trail.length) { return; }
+      fill(selects[0], tree, trail[0]);
+      for (var k = 1; k < selects.length; k++) {
+        var above = trail[k - 1] ? byId[trail[k - 1]] : null;
+        fill(selects[k], above ? above.children : [], trail[k] || null);
+      }
+      hidden.value = trail[trail.length - 1];
+      picker.classList.remove("has-error");
+    };
+    var esc = function (t) { var d = document.createElement("div"); d.textContent = t == null ? "" : String(t); return d.innerHTML; };
+    var chip = function (id, text, testid) {
+      return "<button type='button' class='chip' data-choose='" + id + "' data-testid='" + testid + "'>" + esc(text) + "</button>";
+    };
+    document.addEventListener("click", function (ev) {
+      var target = ev.target.closest && ev.target.closest("[data-choose]");
+      if (target) { ev.preventDefault(); choose(parseInt(target.getAttribute("data-choose"), 10)); }
+    });
+    var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+    var debounce = function (fn, ms) { var t = null; return function () { clearTimeout(t); t = setTimeout(fn, ms); }; };
+
+    /* Search every node by name, part of a name, pinyin or pinyin initials (GET /api/v1/categories/search/). */
+    var search = picker.querySelector(".cat-search");
+    var found = picker.querySelector(".cat-search-results");
+    if (search && found && window.fetch) {
+      search.addEventListener("input", debounce(function () {
+        var q = search.value.trim();
+        if (!q) { found.hidden = true; found.innerHTML = ""; return; }
+        fetch("/api/v1/categories/search/?limit=8&q=" + encodeURIComponent(q),
+              { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : []; })
+          .then(function (rows) {
+            if (search.value.trim() !== q) { return; }
+            found.innerHTML = rows.filter(function (n) { return byId[n.id]; }).map(function (n) {
+              return "<li>" + chip(n.id, n.path, "category-hit-" + n.id) + "</li>";
+            }).join("");
+            found.hidden = !found.innerHTML;
+          }).catch(function () {});
+      }, 250));
+      search.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { ev.preventDefault(); } });
+    }
+
+    /* Suggest as the title and description are typed (POST /api/v1/categories/suggest/): the three most
+       probable categories with their probabilities, and the best-matching nodes under the first. */
+    var box = document.querySelector(".cat-suggest");
+    var title = document.getElementById("id_title"), description = document.getElementById("id_description");
+    if (box && window.fetch && (title || description)) {
+      var asked = "";
+      var suggest = function () {
+        var text = { title: title ? title.value : "", description: description ? description.value.slice(0, 300) : "" };
+        var key = text.title + "\u0000" + text.description;
+        if (key === asked) { return; }
+        asked = key;
+        if ((text.title + text.description).trim().length < 4) { box.hidden = true; return; }
+        fetch("/api/v1/categories/suggest/", {
+          method: "POST", credentials: "same-origin", body: JSON.stringify(text),
+          headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf }
+        }).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
+          if (!data || asked !== key) { return; }
+          var chips = [];
+          (data.nodes || []).slice(0, 3).forEach(function (n) { if (byId[n.id]) { chips.push(chip(n.id, n.path, "suggest-node-" + n.id)); } });
+          (data.categories || []).slice(0, 3).forEach(function (c) {
+            var pct = c.probability < 0.005 ? "<1%" : Math.round(c.probability * 100) + "%";
+            if (c.id && byId[c.id]) { chips.push(chip(c.id, c.name + " " + pct, "suggest-category-" + c.id)); }
+          });
+          box.querySelector(".cat-suggest-title").textContent = box.getAttribute("data-title");
+          box.querySelector(".chips").innerHTML = chips.join(" ");
+          box.hidden = !chips.length;
+        }).catch(function () {});
+      };
+      var later = debounce(suggest, 300);
+      if (title) { title.addEventListener("input", later); }
+      if (description) { description.addEventListener("input", later); }
+      suggest();
+    }
   }
 
   /* Grid selects: narrow the options to the chosen village and to what is typed in the search box. */
