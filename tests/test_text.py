@@ -398,3 +398,22 @@ def test_import_keeps_votes_and_the_platform_account(town, tmp_path):
 
 def test_topic_month_of():
     assert topics.month_of(dt.date(2025, 4, 17)) == dt.date(2025, 4, 1)
+
+
+@pytest.mark.django_db
+def test_the_case_page_shows_likely_duplicates_to_whoever_dispatches_it(town, category_model, client):
+    # The pyramid-selling pair of two callers: a dispatcher sees the earlier case before dispatching.
+    first, second = real_messages("51405", "56068")
+    a = log(town, first, at=T0, phone="13800000001")
+    b = log(town, second, at=T0 + dt.timedelta(hours=5), phone="13900000002")
+    client.force_login(town.user(Role.DISPATCHER))
+    html = client.get(f"/cases/{b.pk}/").content.decode()
+    assert 'data-testid="likely-duplicates"' in html
+    section = html[html.index('data-testid="likely-duplicates"'):html.index("</section>", html.index("likely-duplicates"))]
+    assert f'data-duplicate="{a.pk}"' in section and f'href="/cases/{a.pk}/"' in section
+    assert "其他来电人" in section and "内容相似" in section
+    assert "13800000001" not in section and "13900000002" not in section  # no caller's phone
+    # The grid leader handling it cannot dispatch or cancel: no duplicate list.
+    client.force_login(town.user(Role.GRID_LEADER))
+    response = client.get(f"/cases/{b.pk}/")
+    assert response.status_code == 200 and 'data-testid="likely-duplicates"' not in response.content.decode()

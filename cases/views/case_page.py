@@ -203,7 +203,31 @@ def _case_context(request, case, *, bound: dict | None = None) -> dict:
             "open_action": next(iter(bound), None) or next_step(case, names),
             "attachments": list(case.attachments.order_by("uploaded_at", "id")),
             "attach_form": forms.AttachmentForm() if rules.can(scope, "attach", case) else None,
-            "map": _map(scope, case)}
+            "map": _map(scope, case), "duplicates": likely_duplicates(scope, case, names)}
+
+
+#: Reasons and caller relations of a duplicate suggestion (cases.text.duplicates) as the case page says them.
+DUPLICATE_REASONS = {"same_caller": gettext_lazy("同一来电人"), "same_grid": gettext_lazy("同一微网格"),
+                     "same_village": gettext_lazy("同村"), "same_category": gettext_lazy("同一类别"),
+                     "similar_text": gettext_lazy("内容相似")}
+DUPLICATE_CALLERS = {"same": gettext_lazy("同一来电人"), "different": gettext_lazy("其他来电人"),
+                     "unknown": gettext_lazy("来电人未知")}
+
+
+def likely_duplicates(scope, case, action_names: set[str]) -> list[dict]:
+    """Likely duplicates of ``case`` for whoever may dispatch or cancel it now (``action_names``: the
+    actions the page offers), from :func:`cases.text.duplicates.suggest_duplicates` over the user's scope,
+    other callers' cases included (each says how its caller relates; a merge across callers asks for
+    confirmation). Each row: ``case``, ``similarity`` (0–1), ``reasons`` and ``caller`` as labels. No
+    caller's name or phone is shown. [] for everyone else and for cases past dispatch."""
+    from ..text import duplicates
+
+    if not action_names & {"dispatch", "cancel"} or case.status not in (Status.RECEIVED, Status.DISPATCHED):
+        return []
+    found = duplicates.suggest_duplicates(duplicates.subject_of(case), cases=scope.cases(Case.objects.all()),
+                                          include_other_callers=True, limit=5)
+    return [{"case": s.case, "similarity": s.similarity, "caller": DUPLICATE_CALLERS.get(s.caller, s.caller),
+             "reasons": [DUPLICATE_REASONS.get(r, r) for r in s.reasons]} for s in found]
 
 
 def _map(scope, case) -> dict:
