@@ -6,6 +6,10 @@ the number of cases that are due, not the number open; a sweep after an outage c
 fell due. Each case is claimed under a row lock with ``SKIP LOCKED`` and re-checked, so two sweeps at
 once never record or notify twice. Whether a deadline was met is derived from the timestamps
 (``responded_at <= respond_due_at``), never from whether a sweep ran.
+
+The instant itself (:mod:`cases.boundary`, one rule everywhere): a warning point or deadline has passed
+iff ``now > point``, a deadline is met iff ``done_at <= due``. A sweep exactly at a deadline records
+nothing; 1 µs later it records the breach, stamped with the deadline.
 """
 import dataclasses
 import datetime as dt
@@ -16,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .boundary import has_passed, met, passed_q
 from .choices import Action, DeadlineSource, NotificationKind
 from .models import Case, CaseEvent, SlaPolicy
 
@@ -141,7 +146,7 @@ def sweep(now: dt.datetime | None = None, *, batch_size: int = 500, notify: bool
                 case = (
                     Case.objects.select_for_update(skip_locked=True, of=("self",))
                     .select_related("village__chief_grid_leader__user", "grid__leader__user", "handler__user")
-                    .filter(pk=pk, next_check_at__lte=now).first()
+                    .filter(pk=pk).filter(passed_q("next_check_at", now)).first()
                 )
                 if case is None:  # another sweep holds it or has done it
                     continue
@@ -149,10 +154,10 @@ def sweep(now: dt.datetime | None = None, *, batch_size: int = 500, notify: bool
                 for deadline, point_field, mark_field, met_field, action, breach in _MARKS:
                     point = getattr(case, point_field)
                     met_at = getattr(case, met_field)
-                    if point is None or getattr(case, mark_field) is not None or point > now:
+                    if getattr(case, mark_field) is not None or not has_passed(point, now):
                         continue
                     if breach:
-                        if met_at is not None and met_at <= point:
+                        if met(met_at, point):
                             continue
                     elif met_at is not None:
                         continue

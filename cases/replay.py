@@ -6,10 +6,11 @@ Records are replayed one after another in the order of their received time. For 
   the SlaPolicy of its urgency, counted from the received time) → ``accept``;
 * at its response time: ``respond``; at its resolution (reply) time: ``resolve`` with the reply as the
   result (``solved`` as the record says; message-board replies count as solved);
-* before each of these steps, the deadline sweep (:func:`cases.deadlines.sweep`) runs at the record's
-  latest warning or breach point that falls strictly before the step, so the marks are exactly those a
+* before each of these steps, the deadline sweep (:func:`cases.deadlines.sweep`) runs 1 µs after the
+  record's latest warning or breach point that falls strictly before the step (a point has passed only
+  after its instant, :mod:`cases.boundary`), so the marks are exactly those a
   live sweep running every minute would have left: warnings and breaches stamped with their points,
-  recorded only while the deadline was unmet, and a resolve breach escalated at the deadline itself. A
+  recorded only while the deadline was unmet, and a resolve breach escalated 1 µs after the deadline. A
   step exactly at a deadline meets it (``responded_at <= respond_due_at``, DESIGN §5);
 * a record left open (no reply) is swept at its last point up to the import's ``now``, so it is marked
   and escalated historically instead of flooding today's live sweep.
@@ -39,6 +40,7 @@ from django.db.models import Count, F, Min, Q
 from grids.models import Grid
 
 from . import services
+from .boundary import met_q, open_past_q
 from .choices import OPEN_STATES, NotificationKind
 from .deadlines import ExternalDeadlines, sweep
 from .models import Case, Category, Notification
@@ -90,7 +92,7 @@ def advance_clock(until: dt.datetime, report: ReplayReport) -> None:
         nxt = Case.objects.filter(next_check_at__isnull=False).aggregate(m=Min("next_check_at"))["m"]
         if nxt is None or nxt > until:
             return
-        if not _sweep(nxt, report):  # held by a concurrent sweep: leave the rest to the live one
+        if not _sweep(nxt + _EPSILON, report):  # held by a concurrent sweep: leave the rest to the live one
             return
 
 
@@ -166,7 +168,7 @@ def _replay_one(record, *, source, limit, report, grid, category) -> int:
         due = [p for p in points if swept_to < p and (p <= moment if inclusive else p < moment)]
         if due:
             swept_to = due[-1]
-            _sweep(swept_to, report)
+            _sweep(swept_to + _EPSILON, report)  # the point has passed only after its instant
 
     if record.responded_at is not None:
         sweep_before(record.responded_at, inclusive=False)
@@ -197,12 +199,12 @@ def _count(report: ReplayReport, now: dt.datetime) -> None:
         got = Case.objects.filter(pk__in=chunk).aggregate(
             resolved=Count("pk", filter=Q(resolved_at__isnull=False)),
             open=Count("pk", filter=open_),
-            respond_on_time=Count("pk", filter=Q(responded_at__lte=F("respond_due_at"))),
+            respond_on_time=Count("pk", filter=met_q("responded_at", "respond_due_at")),
             respond_decided=Count("pk", filter=Q(responded_at__isnull=False, respond_due_at__isnull=False)
-                                  | (open_ & Q(responded_at__isnull=True, respond_due_at__lt=now))),
-            resolve_on_time=Count("pk", filter=Q(resolved_at__lte=F("resolve_due_at"))),
+                                  | (open_ & open_past_q("responded_at", "respond_due_at", now))),
+            resolve_on_time=Count("pk", filter=met_q("resolved_at", "resolve_due_at")),
             resolve_decided=Count("pk", filter=Q(resolved_at__isnull=False, resolve_due_at__isnull=False)
-                                  | (open_ & Q(resolved_at__isnull=True, resolve_due_at__lt=now))),
+                                  | (open_ & open_past_q("resolved_at", "resolve_due_at", now))),
         )
         for name, value in got.items():
             setattr(report, name, getattr(report, name) + value)

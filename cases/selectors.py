@@ -51,6 +51,7 @@ from django.utils import timezone
 
 from grids.models import Cadre, Grid, Town, Village
 
+from .boundary import late_q, met_q, open_past_q
 from .choices import OPEN_STATES, CallbackSource, Satisfaction, Source, Status
 from .models import Case, Category, DailyStat, StatFillState
 
@@ -168,10 +169,10 @@ def _static_aggregates() -> dict:
         "resolved": Count("pk", filter=Q(resolved_at__isnull=False)),
         "closed": Count("pk", filter=Q(status=Status.CLOSED)),
         "respond_met": Count("pk", filter=Q(responded_at__isnull=False, respond_due_at__isnull=False)),
-        "respond_on_time": Count("pk", filter=Q(responded_at__lte=F("respond_due_at"))),
+        "respond_on_time": Count("pk", filter=met_q("responded_at", "respond_due_at")),
         "resolve_met": Count("pk", filter=Q(resolved_at__isnull=False, resolve_due_at__isnull=False)),
-        "resolve_on_time": Count("pk", filter=Q(resolved_at__lte=F("resolve_due_at"))),
-        "met_late": Count("pk", filter=Q(responded_at__gt=F("respond_due_at")) | Q(resolved_at__gt=F("resolve_due_at"))),
+        "resolve_on_time": Count("pk", filter=met_q("resolved_at", "resolve_due_at")),
+        "met_late": Count("pk", filter=late_q("responded_at", "respond_due_at") | late_q("resolved_at", "resolve_due_at")),
         "valid_callbacks": Count("pk", filter=valid),
         "callback_contacted": Count("pk", filter=valid & Q(callback_contacted=True)),
         "callback_solved": Count("pk", filter=valid & Q(callback_solved=True)),
@@ -184,9 +185,9 @@ def _static_aggregates() -> dict:
 def _dynamic_aggregates(now: dt.datetime) -> dict:
     """Over open cases only (open cases have no ``resolved_at``): unmet deadlines past due at ``now``;
     ``open_overdue`` leaves out those already counted in ``met_late`` (responded late)."""
-    respond_late = Q(responded_at__isnull=True, respond_due_at__lt=now)
-    resolve_late = Q(resolved_at__isnull=True, resolve_due_at__lt=now)
-    not_met_late = Q(responded_at__isnull=True) | Q(responded_at__lte=F("respond_due_at"))
+    respond_late = open_past_q("responded_at", "respond_due_at", now)
+    resolve_late = open_past_q("resolved_at", "resolve_due_at", now)
+    not_met_late = Q(responded_at__isnull=True) | met_q("responded_at", "respond_due_at")
     return {
         "respond_open_late": Count("pk", filter=respond_late),
         "resolve_open_late": Count("pk", filter=resolve_late),
@@ -488,10 +489,10 @@ def overdue_cases(*, now: dt.datetime, cases=None, open_only: bool = False):
     """
     qs = cases if cases is not None else Case.objects.all()
     open_ = Q(status__in=OPEN_STATES)
-    respond_open = open_ & Q(responded_at__isnull=True, respond_due_at__lt=now)
-    resolve_open = open_ & Q(resolved_at__isnull=True, resolve_due_at__lt=now)
-    respond_late = Q(responded_at__gt=F("respond_due_at"))
-    resolve_late = Q(resolved_at__gt=F("resolve_due_at"))
+    respond_open = open_ & open_past_q("responded_at", "respond_due_at", now)
+    resolve_open = open_ & open_past_q("resolved_at", "resolve_due_at", now)
+    respond_late = late_q("responded_at", "respond_due_at")
+    resolve_late = late_q("resolved_at", "resolve_due_at")
     condition = respond_open | resolve_open
     if not open_only:
         condition |= respond_late | resolve_late

@@ -18,6 +18,7 @@ import datetime as dt
 from django.conf import settings
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
+from cases.boundary import met_q
 from cases.choices import Action, Satisfaction
 from cases.models import CaseEvent
 from grids.choices import Role
@@ -127,8 +128,8 @@ def _demand_counts(group_field: str, *, start, end, full_scope: bool) -> dict:
         collected=Count("pk"),
         dispatched=Count("pk", filter=Q(case__dispatched_at__isnull=False)),
         resolved=Count("pk", filter=Q(case__resolved_at__isnull=False)),
-        resolved_on_time=Count("pk", filter=Q(case__resolved_at__isnull=False, case__resolve_due_at__isnull=False,
-                                              case__resolved_at__lte=F("case__resolve_due_at"))),
+        resolved_on_time=Count("pk", filter=Q(case__resolved_at__isnull=False, case__resolve_due_at__isnull=False)
+                               & met_q("case__resolved_at", "case__resolve_due_at")),
         valid_evaluations=Count("pk", filter=valid),
         contacted=Count("pk", filter=valid & Q(case__callback_contacted=True)),
         solved=Count("pk", filter=valid & Q(case__callback_solved=True)),

@@ -56,12 +56,12 @@ def test_each_sweep_stamps_its_run(people):
     assert run.swept_at == run.started_at
     assert (run.trigger, run.cases, run.marks, run.notifications, run.error) == ("task", 1, 1, 2, "")
     with time_machine.travel(T0 + dt.timedelta(hours=19), tick=False):
-        call_command("sweep_deadlines", "--now", "2025-04-08T09:00+08:00", stdout=open("/dev/null", "w"))
+        call_command("sweep_deadlines", "--now", "2025-04-08T09:01+08:00", stdout=open("/dev/null", "w"))
     last = SweepRun.objects.order_by("-id").first()
     assert last.trigger == "command"
     assert last.started_at == T0 + dt.timedelta(hours=19)
-    assert last.swept_at == dt.datetime(2025, 4, 8, 9, 0, tzinfo=SH)
-    assert (last.cases, last.marks) == (1, 1)  # the respond breach at T0 + 24 h
+    assert last.swept_at == dt.datetime(2025, 4, 8, 9, 1, tzinfo=SH)
+    assert (last.cases, last.marks) == (1, 1)  # the respond breach at T0 + 24 h (passed only after its instant)
 
 
 @pytest.mark.django_db

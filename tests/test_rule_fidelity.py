@@ -91,3 +91,89 @@ def test_a_cancelled_case_cannot_be_the_original(town):
     assert Case.objects.get(pk=repeat.pk).status == Status.RECEIVED
     closed = make(town, state=Status.CLOSED)
     assert services.cancel(repeat, actor=dora, reason="重复", duplicate_of=closed).duplicate_of_id == closed.pk
+
+
+# --- Fault 3: the boundary instant -------------------------------------------------------------------------
+
+US = dt.timedelta(microseconds=1)
+#: (deadline kind, point field, mark field): general urgency, received T0 — respond due T0 + 24 h (warning
+#: at 75 % = T0 + 18 h), resolve due T0 + 7 d (warning at T0 + 5 d 6 h).
+POINTS = [
+    ("respond warning", "respond_warn_at", "respond_warned_at", T0 + 18 * H),
+    ("respond breach", "respond_due_at", "respond_breached_at", T0 + 24 * H),
+    ("resolve warning", "resolve_warn_at", "resolve_warned_at", T0 + 5 * D + 6 * H),
+    ("resolve breach", "resolve_due_at", "resolve_breached_at", T0 + 7 * D),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("kind", "point_field", "mark_field", "point"), POINTS, ids=[p[0] for p in POINTS])
+def test_a_sweep_marks_a_point_only_after_its_instant(town, kind, point_field, mark_field, point):
+    """One rule (cases.boundary): a point has passed iff now > point. Sweeps with the clock pinned at
+    point − 1 µs and exactly at it record nothing and notify nobody; at point + 1 µs the mark is recorded,
+    stamped with the point itself."""
+    import time_machine
+
+    from cases.deadlines import sweep
+    from cases.models import Notification
+
+    case = make(town, Status.ACCEPTED, urgency="general")
+    assert getattr(case, point_field) == point
+    for offset in (-US, dt.timedelta(0)):
+        with time_machine.travel(point + offset, tick=False):
+            sweep()
+        assert getattr(Case.objects.get(pk=case.pk), mark_field) is None, (kind, offset)
+    notified = Notification.objects.filter(case=case).count()
+    with time_machine.travel(point + US, tick=False):
+        sweep()
+    assert getattr(Case.objects.get(pk=case.pk), mark_field) == point
+    assert Notification.objects.filter(case=case).count() > notified
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("deadline", ["respond", "resolve"])
+def test_met_at_the_instant_is_on_time_and_never_breached_everywhere(town, deadline):
+    """Done at due − 1 µs or exactly at due: on time in the model, the API's deadline state and the
+    statistics, and no sweep afterwards breaches it. Done at due + 1 µs: late everywhere, and the sweep
+    records the breach. An open case is overdue (lists, statistics) only from due + 1 µs."""
+    import time_machine
+
+    from cases.api.serializers import deadline_state
+    from cases.deadlines import sweep
+    from cases.selectors import overdue_cases, rates
+
+    due = T0 + (24 * H if deadline == "respond" else 7 * D)
+    done_field, breach_field = f"{deadline}ed_at" if deadline == "respond" else "resolved_at", f"{deadline}_breached_at"
+    dora = town.user(Role.DISPATCHER)
+    verdicts = {}
+    for label, offset in (("-1us", -US), ("exact", dt.timedelta(0)), ("+1us", US)):
+        case = make(town, Status.ACCEPTED, urgency="general")
+        at = due + offset
+        if deadline == "respond":
+            services.respond(case.pk, actor=dora, note="已联系", now=at)
+        else:
+            services.respond(case.pk, actor=dora, note="已联系", now=T0 + H)
+            services.resolve(case.pk, actor=dora, solved=True, result="已修复", now=at)
+        with time_machine.travel(due + D, tick=False):
+            sweep()
+        case = Case.objects.get(pk=case.pk)
+        on_time = case.responded_on_time if deadline == "respond" else case.resolved_on_time
+        state = deadline_state(due_at=due, warn_at=None, met_at=getattr(case, done_field), now=due + D)
+        stats = rates(cases=Case.objects.filter(pk=case.pk), now=due + D)[0]
+        verdicts[label] = (on_time, state["on_time"], state["breached"], getattr(case, breach_field) is not None,
+                           stats[f"{deadline}_on_time"], stats["overdue"])
+    assert verdicts == {
+        "-1us": (True, True, False, False, 1, 0),
+        "exact": (True, True, False, False, 1, 0),
+        "+1us": (False, False, True, True, 0, 1),
+    }
+    open_case = make(town, Status.ACCEPTED, urgency="general")
+    if deadline == "resolve":  # responded in time: only the resolve deadline is at stake
+        services.respond(open_case.pk, actor=dora, note="已联系", now=T0 + H)
+    listed = {label: overdue_cases(now=due + offset, cases=Case.objects.filter(pk=open_case.pk), open_only=True)
+              .exists() for label, offset in (("-1us", -US), ("exact", dt.timedelta(0)), ("+1us", US))}
+    assert listed == {"-1us": False, "exact": False, "+1us": True}
+    counted = {label: rates(cases=Case.objects.filter(pk=open_case.pk), now=due + offset)[0]["overdue"]
+               for label, offset in (("-1us", -US), ("exact", dt.timedelta(0)), ("+1us", US))}
+    assert counted == {"-1us": 0, "exact": 0, "+1us": 1}
+

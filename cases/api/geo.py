@@ -14,6 +14,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from cases import rules
+from cases.boundary import open_past
 from cases.filtersets import CaseFilterSet
 from cases.importing import mask_personal_data
 from cases.models import Case, Hotspot
@@ -48,10 +49,8 @@ class FeatureCollectionSerializer(serializers.Serializer):
 def case_feature(case: Case, *, now, crs: str) -> dict:
     """One case as a GeoJSON Feature: number, masked title, status, urgency, village, ``overdue`` (open
     and past a deadline it has not met at ``now``), and the case page's path."""
-    overdue = case.is_open and (
-        (case.responded_at is None and case.respond_due_at is not None and case.respond_due_at < now)
-        or (case.resolved_at is None and case.resolve_due_at is not None and case.resolve_due_at < now)
-    )
+    overdue = case.is_open and (open_past(case.responded_at, case.respond_due_at, now)
+                                or open_past(case.resolved_at, case.resolve_due_at, now))
     return geo.feature(case.lng, case.lat, {
         "id": case.pk, "number": case.number, "title": mask_personal_data(case.title),
         "status": case.status, "status_label": case.get_status_display(), "urgency": case.urgency,

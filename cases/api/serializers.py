@@ -11,6 +11,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cases import rules, services
+from cases.boundary import has_passed
+from cases.boundary import met as deadline_met
 from cases.choices import Satisfaction, Status, Urgency
 from cases.models import Case, CaseEvent, Category, Notification, SlaPolicy
 from grids.api.base import IdField
@@ -63,9 +65,9 @@ def deadline_state(*, due_at, warn_at, met_at, now: dt.datetime, stopped_at=None
         "met_at": met_at,
         "open": is_open,
         "remaining_seconds": int((due_at - now).total_seconds() // 1) if is_open else None,
-        "warned": warn_at is not None and reference >= warn_at,
-        "breached": reference > due_at,
-        "on_time": None if met_at is None else met_at <= due_at,
+        "warned": has_passed(warn_at, reference),  # one rule for the instant (cases.boundary)
+        "breached": has_passed(due_at, reference),
+        "on_time": deadline_met(met_at, due_at),
     }
 
 

@@ -7,6 +7,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Replace
 from django.utils.translation import gettext_lazy as _
 
+from ..boundary import met, open_past_q, passed_q
 from ..choices import (
     OPEN_STATES,
     Action,
@@ -74,13 +75,14 @@ class CaseQuerySet(models.QuerySet):
         return self.filter(status__in=OPEN_STATES)
 
     def due_for_sweep(self, now: dt.datetime):
-        """Cases with a warning or breach due at ``now`` (UTC-aware); served by a partial index."""
-        return self.filter(next_check_at__lte=now)
+        """Cases with a warning or breach due at ``now`` (UTC-aware): their next check point has passed
+        (``now > next_check_at``, :mod:`cases.boundary`); served by a partial index."""
+        return self.filter(passed_q("next_check_at", now))
 
     def overdue(self, now: dt.datetime):
         """Open cases past a deadline they have not met: unresponded past respond due, unresolved past resolve due."""
         return self.filter(
-            Q(responded_at__isnull=True, respond_due_at__lt=now) | Q(resolved_at__isnull=True, resolve_due_at__lt=now),
+            open_past_q("responded_at", "respond_due_at", now) | open_past_q("resolved_at", "resolve_due_at", now),
             status__in=OPEN_STATES,
         )
 
@@ -245,7 +247,7 @@ class Case(models.Model):
                 continue
             if met_at is None and warned is None and warn is not None:
                 pending.append(warn)
-            if breached is None and (met_at is None or met_at > due):
+            if breached is None and not met(met_at, due):
                 pending.append(due)
         return min(pending) if pending else None
 
@@ -260,9 +262,7 @@ class Case(models.Model):
 
 
 def _on_time(met_at, due):
-    if due is None or met_at is None:
-        return None
-    return met_at <= due
+    return met(met_at, due)
 
 
 class CaseEvent(models.Model):

@@ -71,12 +71,12 @@ def week_range(iso_week):
 @register.filter
 def is_overdue(case, now):
     """True when an open case is past a deadline it has not met at ``now`` (the API's ``overdue`` rule)."""
+    from cases.boundary import open_past
     from cases.choices import OPEN_STATES
 
     if case.status not in OPEN_STATES or now is None:
         return False
-    return bool((case.responded_at is None and case.respond_due_at and case.respond_due_at < now)
-                or (case.resolved_at is None and case.resolve_due_at and case.resolve_due_at < now))
+    return open_past(case.responded_at, case.respond_due_at, now) or open_past(case.resolved_at, case.resolve_due_at, now)
 
 
 @register.filter

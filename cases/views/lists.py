@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _l
 from grids.models import Grid, Village
 from grids.scope import request_now, request_scope
 
+from ..boundary import open_past
 from ..choices import OPEN_STATES, Status
 from ..filtersets import CaseFilterSet
 from ..models import Case
@@ -145,8 +146,8 @@ def case_export(request, fmt: str):
 
     rows = []
     for c in qs[:EXPORT_LIMIT]:
-        late = ((c.responded_at is None and c.respond_due_at and c.respond_due_at < now)
-                or (c.resolved_at is None and c.resolve_due_at and c.resolve_due_at < now)) and c.is_open
+        late = (open_past(c.responded_at, c.respond_due_at, now)
+                or open_past(c.resolved_at, c.resolve_due_at, now)) and c.is_open
         rows.append([c.number, c.title, c.get_status_display(), c.get_source_display(), c.get_kind_display(),
                      c.get_urgency_display(), c.category.name if c.category_id else "", c.village.short_name,
                      c.grid.name if c.grid_id else "", c.handler.name if c.handler_id else "", local(c.received_at),
