@@ -28,6 +28,8 @@ def _register_pages():
                  visible=lambda s: s.has(Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN))
     register_nav("web:case-new", _("登记诉求"), order=40, visible=lambda s: bool(s.roles - {Role.DEPUTY}))
     register_nav("web:case-list", _("诉求列表"), order=50, visible=lambda s: bool(s.roles))
+    register_nav("web:hotspots", _("高频难点"), order=55,
+                 visible=lambda s: s.has(Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN))
     register_start_page("web:intake", order=20, applies=lambda s: s.has(Role.DISPATCHER))
     register_start_page("web:workbench", order=30, applies=lambda s: s.has(*LOCAL_ROLES))
     register_start_page("web:case-list", order=40, applies=lambda s: s.has(Role.DEPUTY))

@@ -5,7 +5,7 @@ from django.urls import path
 
 from grids.auth import LoginForm
 
-from .views import case_new, case_page, channels, intake, lists, notifications, start, workbench
+from .views import case_new, case_page, channels, hotspots, intake, lists, notifications, start, workbench
 
 urlpatterns = [
     path("", start.home, name="home"),
@@ -24,6 +24,9 @@ urlpatterns = [
     path("cases/<int:pk>/reveal-phone/", case_page.case_reveal_phone, name="case-reveal-phone"),
     path("cases/<int:pk>/attachments/", case_page.case_attach, name="case-attach"),
     path("cases/<int:pk>/print/", case_page.case_print, name="case-print"),
+    path("hotspots/", hotspots.hotspot_list, name="hotspots"),
+    path("hotspots/<int:pk>/", hotspots.hotspot_detail, name="hotspot-detail"),
+    path("hotspots/<int:pk>/do/<slug:step>/", hotspots.hotspot_act, name="hotspot-act"),
     path("notifications/", notifications.notifications, name="notifications"),
     path("notifications/channels/", channels.channels, name="channels"),
     path("notifications/channels/add/", channels.channel_add, name="channel-add"),

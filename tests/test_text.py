@@ -417,3 +417,54 @@ def test_the_case_page_shows_likely_duplicates_to_whoever_dispatches_it(town, ca
     client.force_login(town.user(Role.GRID_LEADER))
     response = client.get(f"/cases/{b.pk}/")
     assert response.status_code == 200 and 'data-testid="likely-duplicates"' not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_hotspot_pages_list_draw_and_act_through_the_same_steps(town, category_model, client):
+    from cases.templatetags.sparkline import sparkline_points
+
+    lamps = lamp_cases(town, T0)
+    hotspots.find_hotspots(until=T0 + dt.timedelta(days=9))
+    hotspots.find_hotspots(until=T0 + dt.timedelta(days=10))
+    spot = Hotspot.objects.get()
+    client.force_login(town.user(Role.SUPERVISOR))
+    html = client.get("/hotspots/").content.decode()
+    row = html[html.index(f'data-hotspot="{spot.pk}"'):]
+    row = row[:row.index("</tr>")]
+    heats = [s.heat for s in sorted(spot.snapshots.all(), key=lambda s: s.day)]
+    assert len(heats) >= 1 and f'points="{sparkline_points(heats)}"' in row
+    assert spot.title in row and "新发现" in row
+    detail = client.get(f"/hotspots/{spot.pk}/").content.decode()
+    for case in lamps:
+        assert f'href="/cases/{case.pk}/"' in detail
+    with time_machine.travel(T0 + dt.timedelta(days=11), tick=False):
+        client.post(f"/hotspots/{spot.pk}/do/watch/")
+        spot.refresh_from_db()
+        assert spot.status == "watching"
+        refused = client.post(f"/hotspots/{spot.pk}/do/clear/", {"note": " "}, follow=True)
+        assert "请填写化解情况" in refused.content.decode()
+        owner = town.a.chief_grid_leader
+        client.post(f"/hotspots/{spot.pk}/do/promote/", {"owner": owner.pk, "target_date": "2025-04-30"})
+        spot.refresh_from_db()
+        assert spot.status == "monthly_topic" and spot.topics.get().owner_id == owner.pk
+        raised = client.post(f"/hotspots/{spot.pk}/do/proactive/", {})
+        case = Case.objects.get(source=Source.PROACTIVE)
+        assert raised.status_code == 302 and raised["Location"] == f"/cases/{case.pk}/"
+        client.post(f"/hotspots/{spot.pk}/do/clear/", {"note": "路灯已全部更换"})
+    spot.refresh_from_db()
+    assert spot.status == "cleared"
+    steps = spot.events.exclude(action=HotspotAction.DETECTED).order_by("id").values_list("action", flat=True)
+    assert list(steps) == ["watched", "promoted", "proactive_raised", "cleared"]
+    # A dispatcher may raise proactive cases but not watch or clear; a grid leader has no hotspot pages.
+    client.force_login(town.user(Role.DISPATCHER))
+    assert client.post(f"/hotspots/{spot.pk}/do/clear/", {"note": "x"}).status_code == 403
+    client.force_login(town.user(Role.GRID_LEADER))
+    assert client.get("/hotspots/").status_code == 403
+
+
+def test_a_sparkline_spans_its_box_from_zero_to_the_largest_value():
+    from cases.templatetags.sparkline import sparkline_points
+
+    assert sparkline_points([0, 5, 10], width=24, height=14, pad=2) == "2.0,12.0 12.0,7.0 22.0,2.0"
+    assert sparkline_points([3], width=24, height=14, pad=2) == "2.0,2.0 22.0,2.0"
+    assert sparkline_points([]) == ""
