@@ -576,25 +576,41 @@ def comment(case, *, actor, note: str, now=None) -> Case:
                        change=lambda c: None, note=note.strip())
 
 
+def round_start(case) -> dt.datetime:
+    """When the case's current round of handling started (aware UTC): the latest reopen (重办) event's time,
+    or ``received_at`` in the first round (DESIGN §5: a reopened case starts a new round)."""
+    reopened = (CaseEvent.objects.filter(case_id=case.pk, action=Action.REOPENED).order_by("-at", "-id")
+                .values_list("at", flat=True).first())
+    return reopened or case.received_at
+
+
 def change_urgency(case, *, actor, urgency: str, note="", now=None) -> Case:
-    """A supervisor changes the urgency; set deadlines are recomputed from ``received_at`` (DESIGN §5) —
-    unless the case's source set them (``deadline_source`` external), which keep governing."""
+    """A supervisor changes the urgency (issue 12 §2). Set deadlines are recomputed with the new urgency's
+    SlaPolicy from the start of the case's current round (:func:`round_start`: ``received_at``, or the
+    latest reopen), never from ``received_at`` in a reopened round — unless the case's source set them
+    (``deadline_source`` external), which keep governing.
+
+    Marks already recorded (warnings, breaches) are never cleared, whether the deadline moved or not: a
+    breach once recorded stays recorded. Changing to the urgency the case already has is refused with
+    TransitionNotAllowed code ``urgency_unchanged`` (HTTP 409): no event, no recomputation, so a policy edit
+    cannot re-arm a case's deadlines through a "change" to the same urgency. ValidationError for an
+    unknown urgency.
+    """
     now = now or timezone.now()
     if urgency not in Urgency.values:
         raise ValidationError({"urgency": _("紧急程度取值无效。")})
 
     def change(case):
         old = case.urgency
+        if old == urgency:
+            raise TransitionNotAllowed(_("诉求已是该紧急程度，无需调整。"), code="urgency_unchanged")
         case.urgency = urgency
+        data = {"old_urgency": old, "urgency": urgency}
         if case.deadline_source == DeadlineSource.POLICY and case.respond_due_at is not None:
-            before = (case.respond_due_at, case.resolve_due_at)
-            apply_deadlines(case)
-            # A deadline that moved gets its warning and breach anew; one that stayed keeps its marks.
-            if case.respond_due_at != before[0]:
-                case.respond_warned_at = case.respond_breached_at = None
-            if case.resolve_due_at != before[1]:
-                case.resolve_warned_at = case.resolve_breached_at = None
-        return {"old_urgency": old, "urgency": urgency}
+            start = round_start(case)
+            apply_deadlines(case, start=start)
+            data["round_start"] = start.isoformat()
+        return data
 
     return _transition(case, allowed_from=ALLOWED_FROM["change_urgency"], action=Action.URGENCY_CHANGED, actor=actor, now=now,
                        change=change, note=note)

@@ -177,3 +177,55 @@ def test_met_at_the_instant_is_on_time_and_never_breached_everywhere(town, deadl
                for label, offset in (("-1us", -US), ("exact", dt.timedelta(0)), ("+1us", US))}
     assert counted == {"-1us": 0, "exact": 0, "+1us": 1}
 
+
+# --- Fault 2: changing urgency never re-arms deadlines -----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_change_urgency_counts_from_the_rounds_start_keeps_marks_and_refuses_the_same_urgency(town):
+    """By hand. (a) General case received T0, resolved, called back unsatisfied, reopened at R = T0 + 3 d:
+    the new round runs respond R + 24 h, resolve R + 7 d. Changed to emergency (2 h / 24 h) at R + 1 h, the
+    deadlines become R + 2 h and R + 24 h (not T0 + 2 h and T0 + 24 h, long past), and a sweep at
+    R + 1 h 30 min records nothing. (b) Emergency case received T0: warned at T0 + 1 h 30 min, breached at
+    T0 + 2 h (sweep at T0 + 3 h). Changed to general at T0 + 4 h (respond now T0 + 24 h): the marks stay, and
+    a sweep at T0 + 25 h records no second warning or breach. (c) The same urgency again: 409
+    ``urgency_unchanged``, no event, deadlines as they were — also after the policy was edited."""
+    from cases.choices import Satisfaction
+    from cases.deadlines import sweep
+    from cases.models import SlaPolicy
+
+    dora, sue = town.user(Role.DISPATCHER), town.user(Role.SUPERVISOR)
+    R = T0 + 3 * D
+    case = make(town, Status.ACCEPTED, urgency="general")
+    services.respond(case.pk, actor=dora, note="已联系", now=T0 + H)
+    services.resolve(case.pk, actor=dora, solved=False, result="未修好", now=T0 + 2 * D)
+    services.callback(case.pk, actor=dora, contacted=True, solved=False, satisfaction=Satisfaction.UNSATISFIED,
+                      now=T0 + 2 * D + H)
+    case = services.reopen(case.pk, actor=dora, now=R)
+    assert (case.respond_due_at, case.resolve_due_at) == (R + 24 * H, R + 7 * D)
+    case = services.change_urgency(case.pk, actor=sue, urgency="emergency", now=R + H)
+    assert (case.respond_due_at, case.resolve_due_at) == (R + 2 * H, R + 24 * H)
+    report = sweep(R + 90 * dt.timedelta(minutes=1), notify=False)
+    assert (report.respond_breaches, report.resolve_breaches) == (0, 0)
+
+    urgent = make(town, Status.ACCEPTED, urgency="emergency")
+    assert urgent.respond_due_at == T0 + 2 * H
+    sweep(T0 + 3 * H)
+    urgent = services.change_urgency(urgent.pk, actor=sue, urgency="general", now=T0 + 4 * H)
+    assert urgent.respond_due_at == T0 + 24 * H
+    assert (urgent.respond_warned_at, urgent.respond_breached_at) == (T0 + 90 * dt.timedelta(minutes=1), T0 + 2 * H)
+    sweep(T0 + 25 * H)
+    assert CaseEvent.objects.filter(case=urgent, action=Action.RESPOND_WARNING).count() == 1
+    assert CaseEvent.objects.filter(case=urgent, action=Action.RESPOND_BREACH).count() == 1
+
+    SlaPolicy.objects.filter(urgency="general").update(respond_within=48 * H)  # an administrator's edit
+    events = CaseEvent.objects.filter(case=urgent).count()
+    with pytest.raises(services.TransitionNotAllowed) as err:
+        services.change_urgency(urgent.pk, actor=sue, urgency="general", now=T0 + 26 * H)
+    assert err.value.code == "urgency_unchanged"
+    answer = api(town, Role.SUPERVISOR).post(f"/api/v1/cases/{urgent.pk}/change-urgency/", {"urgency": "general"},
+                                             format="json")
+    assert answer.status_code == 409 and answer.json()["code"] == "urgency_unchanged"
+    urgent = Case.objects.get(pk=urgent.pk)
+    assert (urgent.respond_due_at, urgent.respond_breached_at) == (T0 + 24 * H, T0 + 2 * H)
+    assert CaseEvent.objects.filter(case=urgent).count() == events
