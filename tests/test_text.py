@@ -468,3 +468,17 @@ def test_a_sparkline_spans_its_box_from_zero_to_the_largest_value():
     assert sparkline_points([0, 5, 10], width=24, height=14, pad=2) == "2.0,12.0 12.0,7.0 22.0,2.0"
     assert sparkline_points([3], width=24, height=14, pad=2) == "2.0,2.0 22.0,2.0"
     assert sparkline_points([]) == ""
+
+
+@pytest.mark.django_db
+def test_the_dashboard_lists_the_hottest_hotspots_with_their_villages(town, category_model, client):
+    lamp_cases(town, T0)
+    hotspots.find_hotspots(until=T0 + dt.timedelta(days=10))
+    spot = Hotspot.objects.get()
+    client.force_login(town.user(Role.SUPERVISOR))
+    html = client.get("/dashboard/").content.decode()
+    section = html[html.index('data-testid="dashboard-hotspots"'):]
+    section = section[:section.index("</section>")]
+    assert f'href="/hotspots/{spot.pk}/"' in section and town.a.short_name in section
+    topics.clear(spot, actor=town.user(Role.SUPERVISOR), note="已修复")
+    assert 'data-testid="dashboard-hotspots"' not in client.get("/dashboard/").content.decode()

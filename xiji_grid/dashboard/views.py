@@ -8,9 +8,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from cases import maps, rules, selectors
-from cases.choices import OPEN_STATES
+from cases.api.text import hotspots_in_scope
+from cases.choices import OPEN_STATES, HotspotStatus
 from cases.heartbeat import engine_status
-from cases.models import Case
+from cases.models import Case, Hotspot
+from cases.text.topics import RAISE_ROLES as HOTSPOT_PAGE_ROLES
 from cases.pages import display, page, period_from_request, presets
 from grids.choices import Role
 from grids.models import Grid, Village
@@ -20,6 +22,13 @@ from .figures import build_dashboard, coverage_and_stations, lateness_display, m
 
 #: Roles that see the dashboard (a village leader: own village's figures).
 DASHBOARD_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.DISPATCHER, Role.VILLAGE_LEADER)
+
+
+def top_hotspots(scope, limit: int = 5) -> list:
+    """The ``limit`` hottest hotspots in ``scope`` that are still found and not cleared, villages loaded."""
+    qs = (Hotspot.objects.filter(active=True).exclude(status=HotspotStatus.CLEARED)
+          .select_related("category").prefetch_related("villages").order_by("-heat", "id"))
+    return list(hotspots_in_scope(scope, qs).distinct()[:limit])
 
 
 @login_required
@@ -58,6 +67,8 @@ def dashboard(request):
         "engine": engine_status(now),  # "last sweep N s ago" (cases.heartbeat)
         # the map (issue 14): open cases in scope (overdue ones red) and the village points
         "map": maps.map_context(cases_query="&".join(f"status={s}" for s in OPEN_STATES)),
+        # the hottest current hotspots (高频难点, issue 11) in scope, with their villages
+        "hotspots": top_hotspots(scope), "hotspot_pages": bool(scope.roles & HOTSPOT_PAGE_ROLES),
     }
     if scope.town_wide:
         context.update(coverage_and_stations(now, start, end, stats_scope))
