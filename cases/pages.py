@@ -316,12 +316,19 @@ RATE_KEYS = ("closure_rate", "respond_on_time_rate", "resolve_on_time_rate", "re
 
 
 def display(row: dict) -> dict:
-    """A statistics row with its rates as percentages (``<rate>_pct``, one decimal, "—" for no data) and the
-    composite score as ``score`` (one decimal), for the tables and tiles."""
+    """A statistics row with its rates as percentages (``<rate>_pct``, one decimal, "—" for no data), the
+    composite score as ``score`` (one decimal) and the handling times as ``<dispatch|respond|resolve>_hours``
+    ("mean / median / p90" in hours, one decimal), for the tables and tiles."""
     out = dict(row)
     for key in RATE_KEYS:
         if key in row:
             out[f"{key}_pct"] = "—" if row[key] is None else f"{row[key] * 100:.1f}%"
     score = row.get("composite_score")
     out["score"] = "—" if score is None else f"{score:.1f}"
+    for milestone in ("dispatch", "respond", "resolve"):  # handling times in hours: mean / median / p90
+        figures = [row.get(f"{milestone}_{stat}_seconds") for stat in ("mean", "median", "p90")]
+        if any(f is not None for f in figures):
+            out[f"{milestone}_hours"] = " / ".join("—" if f is None else f"{f / 3600:.1f}" for f in figures)
+        else:
+            out[f"{milestone}_hours"] = "—"
     return out

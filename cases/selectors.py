@@ -27,6 +27,10 @@ Definitions (every figure of a case is attributed to the Asia/Shanghai day of it
   So 5 perfect callbacks (bound 0.5655) rank below 38 of 40 (0.95, bound 0.8350): a high rate on few
   callbacks is not proof of a high rate.
 * A rate whose denominator is 0 is None ("no data"), never 0 and never an error.
+* Handling times (:mod:`cases.durations`, issue 12 §5): ``<dispatch|respond|resolve>_<mean|median|p90>_seconds``
+  — mean, median and 90th percentile (linear interpolation, PostgreSQL ``percentile_cont``) of the
+  seconds from ``received_at`` to ``dispatched_at`` / ``responded_at`` / ``resolved_at`` over the group's
+  cases that have the milestone; None without any. Always counted live (a median cannot be summed).
 
 Snapshots: :class:`cases.models.DailyStat` holds the figures that do not depend on the reading time,
 per day × village × grid × top-level category × source × handler × excluded. :func:`rates` reads them for
@@ -53,6 +57,8 @@ from grids.models import Cadre, Grid, Town, Village
 
 from .boundary import late_q, met_q, open_past_q
 from .choices import OPEN_STATES, CallbackSource, Satisfaction, Source, Status
+from .durations import FIELDS as DURATION_FIELDS
+from .durations import durations
 from .models import Case, Category, DailyStat, StatFillState
 
 GROUP_BYS = (None, "village", "grid", "category", "source", "handler", "callback_source", "month", "day", "week",
@@ -380,7 +386,8 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
     ``label``, ``received``, ``dispatched``, ``responded``, ``resolved``, ``closed``, ``overdue``,
     ``respond_on_time``, ``resolve_on_time``, ``respond_on_time_rate``, ``resolve_on_time_rate``,
     ``closure_rate``, ``valid_callbacks``, ``response_rate``, ``resolution_rate``, ``satisfaction_rate``,
-    ``satisfaction_lower_bound``, ``composite_score``, ``rank`` — plus the denominators ``respond_decided``, ``resolve_decided`` and the
+    ``satisfaction_lower_bound``, ``composite_score``, ``rank``, the nine handling times ``<dispatch|respond|resolve>_<mean|median|p90>_seconds``
+    (float seconds or None) — plus the denominators ``respond_decided``, ``resolve_decided`` and the
     callback answers ``callback_contacted``, ``callback_solved``, ``satisfied``, ``basically_satisfied``,
     ``unsatisfied``. Rates are floats in 0..1 or None ("no data"); the score is in points (0..Σ weights).
     Only groups with cases appear, except that ``group_by=None`` always returns the town row(s).
@@ -405,7 +412,16 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
     if cases is None and group_by not in LIVE_GROUPS:
         live = _add_snapshots(totals, base, group_by=group_by, start=start, end=end, scope=scope, today=today)
     _accumulate(totals, live, case_group, _static_aggregates())
-    return _rows(group_by, totals)
+    return _rows(group_by, totals, _durations(base, group_by, case_group))
+
+
+def _durations(base, group_by, case_group) -> dict:
+    """Handling times (:mod:`cases.durations`) per group, counted live over ``base``; time groups are
+    bucketed by their period key (in Python, as SQL does not know assessment months)."""
+    if group_by in TIME_GROUPS:
+        first_day = settings.STATS_ASSESSMENT_MONTH_FIRST_DAY
+        return durations(base, case_group, key=lambda day: _period_key(group_by, day, first_day)[0])
+    return durations(base, case_group)
 
 
 def _add_snapshots(totals, base, *, group_by, start, end, scope, today):
@@ -435,7 +451,8 @@ def _add_snapshots(totals, base, *, group_by, start, end, scope, today):
     return base.filter(live)
 
 
-def _rows(group_by, totals: dict) -> list[dict]:
+def _rows(group_by, totals: dict, times: dict | None = None) -> list[dict]:
+    times = times or {}
     first_day = settings.STATS_ASSESSMENT_MONTH_FIRST_DAY
     if group_by in TIME_GROUPS:
         folded: dict = defaultdict(Counter)
@@ -455,7 +472,8 @@ def _rows(group_by, totals: dict) -> list[dict]:
         key, label, sort = labels.get(raw, (raw, _NONE_LABEL.get(group_by, "—"), "\uffff"))
         if raw is None:
             key, label, sort = None, _NONE_LABEL.get(group_by, "—"), "\uffff"
-        rows.append((str(sort), {"key": key, "label": label, **_figures(counts)}))
+        timing = times.get(key if group_by in TIME_GROUPS else raw) or dict.fromkeys(DURATION_FIELDS)
+        rows.append((str(sort), {"key": key, "label": label, **_figures(counts), **timing}))
     rows.sort(key=lambda item: item[0])
     out = [row for _, row in rows]
     _rank(out)

@@ -229,3 +229,30 @@ def test_change_urgency_counts_from_the_rounds_start_keeps_marks_and_refuses_the
     urgent = Case.objects.get(pk=urgent.pk)
     assert (urgent.respond_due_at, urgent.respond_breached_at) == (T0 + 24 * H, T0 + 2 * H)
     assert CaseEvent.objects.filter(case=urgent).count() == events
+
+
+# --- Fault 5: handling times in the API (seconds), on the dashboard and in its exports (hours) -------------
+
+
+@pytest.mark.django_db
+def test_handling_times_in_the_api_in_seconds_and_on_pages_and_exports_in_hours(town, client):
+    """Two cases of a1's village received at T0, dispatched after 1800 s and 5400 s: mean 3600 s, median
+    3600 s, p90 1800 + 0.9 × 3600 = 5040 s — in hours 1.0 / 1.0 / 1.4. Not yet responded: no figure."""
+    dora, sue = town.user(Role.DISPATCHER), town.user(Role.SUPERVISOR)
+    for seconds in (1800, 5400):
+        case = factories.make_case(grid=town.a1, actor=dora, state=Status.RECEIVED, now=T0)
+        services.dispatch(case, actor=dora, grid=town.a1, now=T0 + dt.timedelta(seconds=seconds))
+    village = town.a1.village.code
+    rows = api(town, Role.SUPERVISOR).get("/api/v1/stats/rates/", {"group_by": "village"}).json()["results"]
+    row = next(r for r in rows if r["key"] == village)
+    assert (row["dispatch_mean_seconds"], row["dispatch_median_seconds"], row["dispatch_p90_seconds"]) == (
+        3600, 3600, pytest.approx(5040))
+    assert row["respond_mean_seconds"] is None and row["resolve_p90_seconds"] is None
+    client.force_login(sue)
+    page = client.get("/dashboard/", {"start": "2025-04-01", "end": "2025-04-30"}).content.decode()
+    assert "1.0 / 1.0 / 1.4" in page
+    csv_text = client.get("/dashboard/export/villages.csv", {"start": "2025-04-01", "end": "2025-04-30"}) \
+        .content.decode("utf-8-sig")
+    assert "派单用时中位数（小时）" in csv_text.splitlines()[0]
+    line = next(li for li in csv_text.splitlines() if village in li)
+    assert ",1.0,1.0,1.4," in line

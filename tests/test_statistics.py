@@ -404,3 +404,42 @@ def test_ranking_orders_by_the_wilson_lower_bound(town, settings):
     settings.STATS_MIN_VALID_CALLBACKS = 6  # the minimum still applies
     villages = by_key(rates(group_by="village", now=NOW))
     assert (villages["110112110001"]["rank"], villages["110112110222"]["rank"]) == (1, None)
+
+
+def test_handling_times_mean_median_p90_from_milestones_in_sql_and_python(town):
+    """Village A, five cases received 2025-03-01 09:00 + i h and dispatched 600, 1200, 1800, 3600, 7200 s
+    later, responded at twice and resolved at three times that: by hand (linear interpolation,
+    percentile_cont) dispatch mean 2880, median 1800, p90 3600 + 0.6 × 3600 = 5760; respond ×2 (5760,
+    3600, 11520); resolve ×3 (8640, 5400, 17280). A sixth case, never dispatched, counts in no figure.
+    SQL (PostgreSQL) and Python give the same figures; the month grouping (Python) too."""
+    from cases.durations import durations_python, durations_sql, percentile, summarise
+
+    assert summarise([600, 1200, 1800, 3600, 7200]) == {"mean": 2880, "median": 1800, "p90": pytest.approx(5760)}
+    assert percentile([7200, 600], 0.5) == 3900 and percentile([], 0.9) is None
+    a = Grid.objects.get(code="110112110222-01")
+    with time_machine.travel(NOW, tick=False):
+        for i, seconds in enumerate((600, 1200, 1800, 3600, 7200)):
+            received = at(3, 1, 9 + i)
+            step = dt.timedelta(seconds=seconds)
+            case = services.create_case(actor=None, kind="complaint", source=Source.HOTLINE, title="测试诉求",
+                                        grid=a, urgency="general", received_at=received, now=received)
+            services.dispatch(case, actor=None, grid=a, now=received + step)
+            services.accept(case.pk, actor=None, now=received + step)
+            services.respond(case.pk, actor=None, now=received + 2 * step)
+            services.resolve(case.pk, actor=None, solved=True, result="已处理", now=received + 3 * step)
+        services.create_case(actor=None, kind="complaint", source=Source.HOTLINE, title="未派单", village=a.village,
+                             urgency="general", received_at=at(3, 2, 9), now=at(3, 2, 9))
+    expected = {
+        "dispatch_mean_seconds": 2880, "dispatch_median_seconds": 1800, "dispatch_p90_seconds": 5760,
+        "respond_mean_seconds": 5760, "respond_median_seconds": 3600, "respond_p90_seconds": 11520,
+        "resolve_mean_seconds": 8640, "resolve_median_seconds": 5400, "resolve_p90_seconds": 17280,
+    }
+    row = by_key(rates(group_by="village", now=NOW))["110112110222"]
+    assert {k: row[k] for k in expected} == pytest.approx(expected)
+    qs, group = Case.objects.filter(excluded=False), F("village_id")
+    sql, py = durations_sql(qs, group), durations_python(qs, group)
+    assert sql.keys() == py.keys() and all(sql[k] == pytest.approx(py[k]) for k in sql)
+    assert py[a.village_id] == pytest.approx(expected)
+    month = by_key(rates(group_by="month", now=NOW))["2025-03"]
+    assert {k: month[k] for k in expected} == pytest.approx(expected)
+    assert rates(group_by="source", now=NOW, scope="all")[0]["dispatch_median_seconds"] == pytest.approx(1800)

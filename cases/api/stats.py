@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases import selectors
+from cases.durations import FIELDS as DURATION_FIELDS
 from cases.models import Case
 from grids.api.base import ScopedMixin, error_responses
 
@@ -33,6 +34,7 @@ RATE_COLUMNS = [
     "key", "label", "received", "dispatched", "responded", "resolved", "closed", "overdue", "respond_on_time",
     "resolve_on_time", "respond_on_time_rate", "resolve_on_time_rate", "closure_rate", "valid_callbacks",
     "response_rate", "resolution_rate", "satisfaction_rate", "satisfaction_lower_bound", "composite_score", "rank",
+    *DURATION_FIELDS,
 ]
 EXPORT_LIMIT = 10_000
 #: The widest period a query may ask for: its Asia/Shanghai day bounds, in UTC, still fit in a datetime.
@@ -151,6 +153,18 @@ class RateRowSerializer(serializers.Serializer):
     rank = serializers.IntegerField(
         allow_null=True, help_text="By satisfaction_lower_bound (ties: composite score), among rows with at least "
                                    "STATS_MIN_VALID_CALLBACKS valid callbacks; null when not ranked.")
+    dispatch_mean_seconds = serializers.FloatField(
+        allow_null=True, help_text="Mean seconds from received_at to dispatched_at over the group's dispatched cases.")
+    dispatch_median_seconds = serializers.FloatField(allow_null=True, help_text="Median (percentile_cont 0.5).")
+    dispatch_p90_seconds = serializers.FloatField(allow_null=True, help_text="90th percentile (percentile_cont 0.9).")
+    respond_mean_seconds = serializers.FloatField(
+        allow_null=True, help_text="Mean seconds from received_at to responded_at over the group's responded cases.")
+    respond_median_seconds = serializers.FloatField(allow_null=True)
+    respond_p90_seconds = serializers.FloatField(allow_null=True)
+    resolve_mean_seconds = serializers.FloatField(
+        allow_null=True, help_text="Mean seconds from received_at to resolved_at over the group's resolved cases.")
+    resolve_median_seconds = serializers.FloatField(allow_null=True)
+    resolve_p90_seconds = serializers.FloatField(allow_null=True)
 
 
 class RatesSerializer(serializers.Serializer):

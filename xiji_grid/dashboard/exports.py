@@ -30,6 +30,11 @@ RATE_EXPORT = [
     ("response_rate", gettext_lazy("响应率")), ("resolution_rate", gettext_lazy("解决率")),
     ("satisfaction_rate", gettext_lazy("满意率")),
     ("satisfaction_lower_bound", gettext_lazy("满意率置信下限")), ("composite_score", gettext_lazy("综合得分")),
+    ("dispatch_mean_hours", gettext_lazy("派单用时均值（小时）")), ("dispatch_median_hours", gettext_lazy("派单用时中位数（小时）")),
+    ("dispatch_p90_hours", gettext_lazy("派单用时P90（小时）")), ("respond_mean_hours", gettext_lazy("联系用时均值（小时）")),
+    ("respond_median_hours", gettext_lazy("联系用时中位数（小时）")), ("respond_p90_hours", gettext_lazy("联系用时P90（小时）")),
+    ("resolve_mean_hours", gettext_lazy("办结用时均值（小时）")), ("resolve_median_hours", gettext_lazy("办结用时中位数（小时）")),
+    ("resolve_p90_hours", gettext_lazy("办结用时P90（小时）")),
 ]
 OVERDUE_EXPORT = [
     ("number", gettext_lazy("编号")), ("title", gettext_lazy("标题")), ("status", gettext_lazy("状态")),
@@ -87,6 +92,8 @@ def dashboard_export(request, table: str, fmt: str):
         rows = selectors.rates(group_by=group, cases=stats_cases(scope), **kw)
         if table == "villages":
             rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, str(r["key"])))
+    if table != "overdue":
+        rows = [_with_hours(row) for row in rows]
     period = _("%(start)s至%(end)s") % {"start": start or _("最早"), "end": end or _("最新")}
     title = str(TABLE_TITLES[table])
     name = f"{title}_{period}_{ALL_SCOPE_LABEL if stats_scope == 'all' else ASSESSED_LABEL}"
@@ -121,6 +128,16 @@ def _sheet_title(text: str) -> str:
     for char in "[]:*?/\\":
         text = text.replace(char, "-")
     return text[:31]
+
+
+def _with_hours(row: dict) -> dict:
+    """The row with each ``<milestone>_<stat>_seconds`` handling time also as ``…_hours`` (float hours,
+    two decimals; None for no data) — pages and exports show hours, the API seconds."""
+    out = dict(row)
+    for key, value in row.items():
+        if key.endswith("_seconds") and key.split("_")[0] in ("dispatch", "respond", "resolve"):
+            out[key[: -len("_seconds")] + "_hours"] = None if value is None else round(value / 3600, 2)
+    return out
 
 
 def _csv_value(key, value):

@@ -16,6 +16,9 @@ COLUMNS = [
     ("resolution_rate", "解决率 resolution_rate"), ("satisfaction_rate", "满意率 satisfaction_rate"),
     ("satisfaction_lower_bound", "满意率置信下限 satisfaction_lower_bound"),
     ("composite_score", "综合得分 composite_score"), ("rank", "排名 rank"),
+    *[(f"{m}_{s}_seconds", f"{label}{stat}（秒） {m}_{s}_seconds")
+      for m, label in (("dispatch", "派单用时"), ("respond", "联系用时"), ("resolve", "办结用时"))
+      for s, stat in (("mean", "均值"), ("median", "中位数"), ("p90", "P90"))],
 ]
 RATES = {"respond_on_time_rate", "resolve_on_time_rate", "closure_rate", "response_rate", "resolution_rate",
          "satisfaction_rate", "satisfaction_lower_bound"}
