@@ -19,7 +19,7 @@ from cases import rules
 from cases.models import Case, Category, Hotspot, HotspotMember, MonthlyTopic, ProactiveLink
 from cases.text import classifier, duplicates, topics
 from cases.text.search import search_categories
-from grids.api.base import ScopedMixin, error_responses, query_date
+from grids.api.base import IdField, ScopedMixin, error_responses, query_date
 from grids.models import Cadre, Grid, Village
 
 from .errors import Forbidden
@@ -124,14 +124,14 @@ class DraftInput(serializers.Serializer):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
     complainant_phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
-    village = serializers.PrimaryKeyRelatedField(queryset=Village.objects.all(), required=False, allow_null=True)
-    grid = serializers.PrimaryKeyRelatedField(queryset=Grid.objects.all(), required=False, allow_null=True)
-    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
+    village = IdField(queryset=Village.objects.all(), required=False, allow_null=True)
+    grid = IdField(queryset=Grid.objects.all(), required=False, allow_null=True)
+    category = IdField(queryset=Category.objects.all(), required=False, allow_null=True)
     include_other_callers = serializers.BooleanField(required=False, default=False)
 
 
 class MergeInput(serializers.Serializer):
-    original = serializers.PrimaryKeyRelatedField(queryset=Case.objects.all(),
+    original = IdField(queryset=Case.objects.all(),
                                                   help_text="The case this one repeats.")
     confirm_other_caller = serializers.BooleanField(required=False, default=False)
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
@@ -267,7 +267,7 @@ class MonthlyTopicSerializer(serializers.ModelSerializer):
 
 
 class PromoteInput(serializers.Serializer):
-    owner = serializers.PrimaryKeyRelatedField(queryset=Cadre.objects.all())
+    owner = IdField(queryset=Cadre.objects.all())
     target_date = serializers.DateField()
     month = serializers.DateField(required=False, allow_null=True, default=None,
                                   help_text="Any day of the topic's month; default this month.")

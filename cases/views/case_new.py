@@ -18,6 +18,7 @@ from .. import forms, rules, services
 from ..choices import Source, Status
 from ..models import Category
 from ..pages import apply_errors, case_creator, case_origin, page
+from .case_page import DUPLICATE_CALLERS, DUPLICATE_REASONS
 
 
 def category_tree() -> list[dict]:
@@ -80,7 +81,8 @@ def case_new(request):
         form = forms.CaseForm(initial=initial, scope=scope, origin=origin)
         status = 200
     return page(request, "cases/case_form.html", {"form": form, "origin": origin, "categories": category_tree(),
-                                                  "status_choices": Status.choices},
+                                                  "status_choices": Status.choices,
+                                                  "duplicate_labels": {**DUPLICATE_REASONS, **DUPLICATE_CALLERS}},
                 status=status)
 
 

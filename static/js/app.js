@@ -262,6 +262,49 @@
     if (name) { name.addEventListener("input", later); }
     later();
   }
+  /* Log a case: likely duplicates of the last 30 days as the case is described (issue 11 §3), other
+     callers' cases included and said so; nothing is merged from here. */
+  var drafts = document.querySelector("[data-draft-duplicates]");
+  if (drafts && window.fetch) {
+    var labels = JSON.parse((document.getElementById("duplicate-labels") || {}).textContent || "{}");
+    var field = function (id) { return document.getElementById(id); };
+    var csrfToken = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+    var escHtml = function (t) { var d = document.createElement("div"); d.textContent = t == null ? "" : String(t); return d.innerHTML; };
+    var sent = "", wait = null;
+    var ask = function () {
+      var value = function (id) { var el = field(id); return el ? el.value : ""; };
+      var body = { title: value("id_title"), description: value("id_description").slice(0, 2000),
+                   complainant_phone: value("id_complainant_phone"), include_other_callers: true };
+      ["village", "grid", "category"].forEach(function (name) {
+        var v = value("id_" + name); if (/^[0-9]+$/.test(v)) { body[name] = parseInt(v, 10); }
+      });
+      var key = JSON.stringify(body);
+      if (key === sent) { return; }
+      sent = key;
+      if ((body.title + body.description).trim().length < 4 && !body.complainant_phone) { drafts.hidden = true; return; }
+      fetch("/api/v1/cases/duplicates/", {
+        method: "POST", credentials: "same-origin", body: key,
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken }
+      }).then(function (r) { return r.ok ? r.json() : null; }).then(function (rows) {
+        if (!rows || sent !== key) { return; }
+        if (!rows.length) { drafts.hidden = true; drafts.innerHTML = ""; return; }
+        drafts.innerHTML = "<h3>" + escHtml(drafts.dataset.title) + "</h3><ul>" + rows.map(function (s) {
+          return "<li data-duplicate='" + s.case.id + "'><a href='/cases/" + s.case.id + "/' target='_blank' rel='noopener'>" +
+            escHtml(s.case.number) + "</a> " + escHtml(s.case.title) + " · " + escHtml(s.case.village_name) +
+            " · " + escHtml((s.case.received_at || "").slice(0, 10)) + " <span class='small muted'>" +
+            escHtml(drafts.dataset.similarity) + " " + Math.round(s.similarity * 100) + "% · " +
+            escHtml(labels[s.caller] || s.caller) + " · " +
+            s.reasons.map(function (r) { return escHtml(labels[r] || r); }).join("、") + "</span></li>";
+        }).join("") + "</ul>";
+        drafts.hidden = false;
+      }).catch(function () {});
+    };
+    var soon = function () { clearTimeout(wait); wait = setTimeout(ask, 400); };
+    ["id_title", "id_description", "id_complainant_phone"].forEach(function (id) { if (field(id)) { field(id).addEventListener("input", soon); } });
+    ["id_village", "id_grid"].forEach(function (id) { if (field(id)) { field(id).addEventListener("change", soon); } });
+    document.addEventListener("click", function (ev) { if (ev.target.closest && ev.target.closest("[data-choose]")) { soon(); } });
+    Array.prototype.forEach.call(document.querySelectorAll("select.cat-level"), function (s) { s.addEventListener("change", soon); });
+  }
   /* Case list: saved filters, kept in this browser (issue 16 build 5). */
   var saved = document.querySelector("[data-saved-filters]");
   if (saved && window.localStorage) {

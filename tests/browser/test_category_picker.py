@@ -71,3 +71,33 @@ def test_a_grid_leader_finds_the_category_by_suggestion_or_search(taxonomy, sess
         assert leader.overflow() == 0, "log-a-case scrolls sideways at 375 px"
     leader.shot("category-searched")
     assert leader.errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+@VIEWPORTS
+def test_a_case_being_logged_shows_the_same_matter_already_reported(taxonomy, session, viewport, category_model):
+    from cases.choices import Status
+    from tests import factories
+
+    facility = Category.objects.get(name="城市公共设施", parent__name="城市建设和市政管理")
+    earlier = factories.make_case(grid=taxonomy.a1, actor=taxonomy.user(Role.DISPATCHER), state=Status.DISPATCHED,
+                                  title="村口路灯不亮", description="村口东侧的路灯晚上不亮，行人看不清路，请尽快维修路灯",
+                                  category=facility, complainant_phone="13800000001")
+    leader = session(viewport)
+    page = leader.login(taxonomy.user(Role.GRID_LEADER).username)
+    page = leader.go("/cases/new/")
+    page.select_option("#id_village", str(taxonomy.a.pk))
+    page.get_by_test_id("category-search").fill("csgg")
+    page.get_by_test_id(f"category-hit-{facility.pk}").click()
+    page.fill("#id_title", "村口的路灯坏了不亮")
+    page.fill("#id_description", "村口东侧路灯不亮，晚上看不清路，请维修路灯")
+    found = page.get_by_test_id("draft-duplicates")
+    found.locator(f"[data-duplicate='{earlier.pk}']").wait_for()
+    text = found.inner_text()
+    # The draft names no caller yet: the relation is unknown; place, category and text matched.
+    assert earlier.number in text and "来电人未知" in text
+    assert "同一类别" in text and "内容相似" in text
+    assert "13800000001" not in text  # no caller's phone
+    if leader.width == PHONE["width"]:
+        assert leader.overflow() == 0, "log-a-case scrolls sideways at 375 px"
+    leader.shot("category-draft-duplicates")
