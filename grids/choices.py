@@ -8,7 +8,7 @@ class Role(models.TextChoices):
 
     ADMIN = "admin", _("管理员")
     DISPATCHER = "dispatcher", _("指挥中心派单员")
-    SUPERVISOR = "supervisor", _("督办")
+    SUPERVISOR = "supervisor", _("督办领导")
     VILLAGE_LEADER = "village_leader", _("村级总网格长")
     GRID_LEADER = "grid_leader", _("微网格组长")
     CADRE = "cadre", _("包村干部")

@@ -47,7 +47,7 @@ class Village(models.Model):
         null=True,
         blank=True,
         related_name="led_villages",
-        verbose_name=_("总网格长"),
+        verbose_name=_("村级总网格长"),
     )
 
     class Meta:
@@ -77,7 +77,7 @@ class Grid(models.Model):
     code = models.CharField(_("网格编码"), max_length=20, unique=True)
     name = models.CharField(_("名称"), max_length=50)
     leader = models.ForeignKey(
-        "Cadre", on_delete=models.SET_NULL, null=True, blank=True, related_name="led_grids", verbose_name=_("网格长")
+        "Cadre", on_delete=models.SET_NULL, null=True, blank=True, related_name="led_grids", verbose_name=_("微网格组长")
     )
     members = models.ManyToManyField("Cadre", blank=True, related_name="member_grids", verbose_name=_("网格员"))
     households = models.PositiveIntegerField(_("户数"), default=0)

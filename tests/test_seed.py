@@ -81,3 +81,19 @@ def test_demo_logins_sit_in_the_group_of_their_role():
     assert gl.check_password("xiji-demo-2025")
     assert User.objects.get(username="admin").is_superuser
     assert set(Group.objects.values_list("name", flat=True)) >= {r.value for r in Role}
+
+
+def test_role_names_are_the_ones_the_registry_and_the_actions_use():
+    from django.utils import translation
+
+    from cases.choices import Action
+    from grids.choices import Role
+    from grids.models import Grid, Village
+
+    with translation.override("zh-hans"):
+        # The village's chief and the grid's leader are named as their roles are (issue 16 defect 8).
+        assert str(Village._meta.get_field("chief_grid_leader").verbose_name) == str(Role.VILLAGE_LEADER.label)
+        assert str(Grid._meta.get_field("leader").verbose_name) == str(Role.GRID_LEADER.label)
+        # The supervisor is a person, not the escalation (督办) they order.
+        assert str(Role.SUPERVISOR.label) == "督办领导"
+        assert str(Role.SUPERVISOR.label) not in {str(label) for label in Action.labels}
