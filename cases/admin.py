@@ -32,7 +32,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
-    list_display = ["urgency", "respond_within", "resolve_within", "warning_share"]
+    list_display = ["urgency", "dispatch_within", "respond_within", "resolve_within", "warning_share"]
     list_filter = ["urgency"]
     search_fields = ["urgency"]
 

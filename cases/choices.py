@@ -94,9 +94,13 @@ class Action(models.TextChoices):
     RESPOND_BREACH = "respond_breach", _("响应超时")
     RESOLVE_WARNING = "resolve_warning", _("办结预警")
     RESOLVE_BREACH = "resolve_breach", _("办结超时")
+    DISPATCH_WARNING = "dispatch_warning", _("派单预警")
+    DISPATCH_BREACH = "dispatch_breach", _("派单超时")
 
 
 class NotificationKind(models.TextChoices):
+    DISPATCH_WARNING = "dispatch_warning", _("派单预警")
+    DISPATCH_BREACH = "dispatch_breach", _("派单超时")
     RESPOND_WARNING = "respond_warning", _("响应预警")
     RESPOND_BREACH = "respond_breach", _("响应超时")
     RESOLVE_WARNING = "resolve_warning", _("办结预警")

@@ -74,6 +74,18 @@ def apply_external_deadlines(case: Case, deadlines: ExternalDeadlines) -> None:
         setattr(case, warn_field, start + (due - start) * share if due is not None and due > start else None)
 
 
+def apply_dispatch_deadline(case: Case) -> None:
+    """Set the case's dispatch deadline (issue 12 §4) from the SlaPolicy of its urgency (in memory; the caller
+    saves): ``dispatch_due_at = received_at + dispatch_within``, the warning at ``warning_share`` of that
+    window. Kept through urgency changes and returns; none when no policy or no ``dispatch_within``."""
+    policy = SlaPolicy.objects.filter(urgency=case.urgency).first()
+    if policy is None or policy.dispatch_within is None or case.received_at is None:
+        case.dispatch_due_at = case.dispatch_warn_at = None
+        return
+    case.dispatch_due_at = case.received_at + policy.dispatch_within
+    case.dispatch_warn_at = policy.warning_at(case.received_at, case.dispatch_due_at)
+
+
 def needs_policy_deadlines(case: Case) -> bool:
     """Whether the case still waits for the deadlines of its SlaPolicy (set at the first dispatch): not when
     they are set already, nor when its source's own deadlines govern."""
@@ -102,6 +114,8 @@ class SweepReport:
     respond_breaches: int = 0
     resolve_warnings: int = 0
     resolve_breaches: int = 0
+    dispatch_warnings: int = 0
+    dispatch_breaches: int = 0
     notifications: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -110,6 +124,8 @@ class SweepReport:
 
 _MARKS = (
     # (deadline, field of the point in time, field marked, met-at field, event action, is breach)
+    ("dispatch", "dispatch_warn_at", "dispatch_warned_at", "dispatched_at", Action.DISPATCH_WARNING, False),
+    ("dispatch", "dispatch_due_at", "dispatch_breached_at", "dispatched_at", Action.DISPATCH_BREACH, True),
     ("respond", "respond_warn_at", "respond_warned_at", "responded_at", Action.RESPOND_WARNING, False),
     ("respond", "respond_due_at", "respond_breached_at", "responded_at", Action.RESPOND_BREACH, True),
     ("resolve", "resolve_warn_at", "resolve_warned_at", "resolved_at", Action.RESOLVE_WARNING, False),
@@ -176,6 +192,7 @@ def sweep(now: dt.datetime | None = None, *, batch_size: int = 500, notify: bool
                     title = {
                         Action.RESPOND_WARNING: _("响应预警：%s"), Action.RESPOND_BREACH: _("响应超时：%s"),
                         Action.RESOLVE_WARNING: _("办结预警：%s"), Action.RESOLVE_BREACH: _("办结超时：%s"),
+                        Action.DISPATCH_WARNING: _("派单预警：%s"), Action.DISPATCH_BREACH: _("派单超时：%s"),
                     }[action] % case.number
                     if notify:
                         report.notifications += len(notify_users(
@@ -184,7 +201,8 @@ def sweep(now: dt.datetime | None = None, *, batch_size: int = 500, notify: bool
                             dedupe_key=f"{action}:{case.pk}:{point.isoformat()}", now=now,
                         ))
                 case.next_check_at = case.compute_next_check_at()
-                case.save(update_fields=["respond_warned_at", "respond_breached_at", "resolve_warned_at",
+                case.save(update_fields=["dispatch_warned_at", "dispatch_breached_at", "respond_warned_at",
+                                         "respond_breached_at", "resolve_warned_at",
                                          "resolve_breached_at", "escalated_at", "next_check_at", "updated_at"])
     if report.cases:
         logger.info("deadline sweep at %s: %s", now.isoformat(), report.as_dict())

@@ -23,6 +23,13 @@ DEFAULT_URGENCY = {
 }
 
 #: Windows of DESIGN §5 (Beijing 12345 service standard draft, DB11/T 2021—2022): respond, resolve.
+#: Dispatch time limits per urgency (DB11/T 2021—2022; issue 12 §4).
+DISPATCH_WINDOWS = {
+    Urgency.EMERGENCY: dt.timedelta(hours=1),
+    Urgency.UTILITIES: dt.timedelta(hours=2),
+    Urgency.GENERAL: dt.timedelta(hours=24),
+    Urgency.COMPLEX: dt.timedelta(hours=24),
+}
 SLA_WINDOWS = {
     Urgency.EMERGENCY: (dt.timedelta(hours=2), dt.timedelta(hours=24)),
     Urgency.UTILITIES: (dt.timedelta(hours=2), dt.timedelta(hours=24)),
@@ -39,7 +46,8 @@ def seed_sla_policies() -> int:
     created = 0
     for urgency, (respond, resolve) in SLA_WINDOWS.items():
         _, made = SlaPolicy.objects.get_or_create(
-            urgency=urgency, defaults={"respond_within": respond, "resolve_within": resolve, "warning_share": 0.75}
+            urgency=urgency, defaults={"respond_within": respond, "resolve_within": resolve, "warning_share": 0.75,
+                                       "dispatch_within": DISPATCH_WINDOWS[urgency]}
         )
         created += made
     return created

@@ -31,6 +31,7 @@ from .choices import (
 from .deadlines import (
     ExternalDeadlines,
     apply_deadlines,
+    apply_dispatch_deadline,
     apply_external_deadlines,
     extend_resolve_deadline,
     needs_policy_deadlines,
@@ -176,10 +177,11 @@ def create_case(*, actor, kind, source, title, village=None, grid=None, category
             received_at=received_at, created_by=actor, source_system=source_system or "", **extra_fields,
         )
         data = {"source": source, "received_at": received_at.isoformat()}
+        apply_dispatch_deadline(case)  # the clock runs from receipt: a dispatch deadline (issue 12 §4)
         if deadlines is not None:
             apply_external_deadlines(case, deadlines)
-            case.next_check_at = case.compute_next_check_at()
             data["deadlines"] = {k: v.isoformat() if v else None for k, v in dataclasses.asdict(deadlines).items()}
+        case.next_check_at = case.compute_next_check_at()
         case.full_clean(exclude=["number", "created_by"], validate_unique=False, validate_constraints=False)
         case.save()
         _event(case, Action.CREATED, actor=actor, at=now, from_status="", data=data)

@@ -256,3 +256,45 @@ def test_handling_times_in_the_api_in_seconds_and_on_pages_and_exports_in_hours(
     assert "派单用时中位数（小时）" in csv_text.splitlines()[0]
     line = next(li for li in csv_text.splitlines() if village in li)
     assert ",1.0,1.0,1.4," in line
+
+
+# --- Fault 4: a dispatch deadline from receipt --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("kind", "mark_field", "point"), [
+    ("dispatch warning", "dispatch_warned_at", T0 + 45 * dt.timedelta(minutes=1)),
+    ("dispatch breach", "dispatch_breached_at", T0 + H),
+], ids=["dispatch warning", "dispatch breach"])
+def test_an_undispatched_case_has_a_dispatch_deadline_warned_and_breached(town, client, kind, mark_field, point):
+    """An emergency case received at T0 and left undispatched: dispatch within 1 h (DB11/T 2021—2022), so
+    due T0 + 1 h, warning at 75 % = T0 + 45 min, both from the moment it is received. Sweeps at point − 1 µs
+    and exactly at it record nothing; at point + 1 µs the mark is recorded and the dispatchers are notified.
+    The API and the intake queue show the dispatch deadline. A case dispatched at T0 + 30 min is never
+    marked."""
+    import time_machine
+
+    from cases.deadlines import sweep
+    from cases.models import Notification
+
+    case = make(town, urgency="emergency")
+    assert (case.dispatch_due_at, case.dispatch_warn_at) == (T0 + H, T0 + 45 * dt.timedelta(minutes=1))
+    dispatched = make(town, urgency="emergency")
+    services.dispatch(dispatched, actor=town.user(Role.DISPATCHER), grid=town.a1, now=T0 + 30 * dt.timedelta(minutes=1))
+    for offset in (-US, dt.timedelta(0)):
+        with time_machine.travel(point + offset, tick=False):
+            sweep()
+        assert getattr(Case.objects.get(pk=case.pk), mark_field) is None
+    with time_machine.travel(point + US, tick=False):
+        sweep()
+    assert getattr(Case.objects.get(pk=case.pk), mark_field) == point
+    dispatcher = town.user(Role.DISPATCHER)
+    assert Notification.objects.filter(case=case, recipient=dispatcher, kind__startswith="dispatch_").exists()
+    later = Case.objects.get(pk=dispatched.pk)
+    assert later.dispatch_warned_at is None and later.dispatch_breached_at is None
+    detail = api(town).get(f"/api/v1/cases/{case.pk}/").json()
+    assert detail["deadlines"]["dispatch"]["due_at"].startswith("2025-04-07T10:00")
+    client.force_login(dispatcher)
+    with time_machine.travel(T0 + 10 * dt.timedelta(minutes=1), tick=False):
+        page = client.get("/intake/").content.decode()
+    assert 'data-testid="dispatch-due"' in page

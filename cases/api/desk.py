@@ -52,7 +52,8 @@ class CaseBriefSerializer(serializers.ModelSerializer):
         model = Case
         fields = ["id", "number", "title", "status", "source", "kind", "urgency", "category", "category_name",
                   "village", "village_name", "grid", "grid_name", "handler", "handler_name", "complainant_name",
-                  "complainant_phone", "received_at", "respond_due_at", "resolve_due_at", "resolved_at",
+                  "complainant_phone", "received_at", "dispatch_due_at", "respond_due_at", "resolve_due_at",
+                  "resolved_at",
                   "satisfaction", "imported", "waiting_seconds"]
         read_only_fields = fields
 

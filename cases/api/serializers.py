@@ -76,6 +76,7 @@ _DATETIME = serializers.DateTimeField()
 
 
 class CaseDeadlinesSerializer(serializers.Serializer):
+    dispatch = DeadlineSerializer(help_text="Dispatch (派单) by this deadline, from received_at (issue 12 §4).")
     respond = DeadlineSerializer(help_text="Contact the complainant (联系) by this deadline.")
     resolve = DeadlineSerializer(help_text="Resolve (办结) by this deadline.")
 
@@ -142,7 +143,8 @@ class CaseSerializer(serializers.ModelSerializer):
         now = self.context["now"]
         stopped = case.cancelled_at if case.status == Status.CANCELLED else None
         out = {}
-        for name, due, warn, met in (("respond", case.respond_due_at, case.respond_warn_at, case.responded_at),
+        for name, due, warn, met in (("dispatch", case.dispatch_due_at, case.dispatch_warn_at, case.dispatched_at),
+                                     ("respond", case.respond_due_at, case.respond_warn_at, case.responded_at),
                                      ("resolve", case.resolve_due_at, case.resolve_warn_at, case.resolved_at)):
             state = deadline_state(due_at=due, warn_at=warn, met_at=met, now=now, stopped_at=stopped)
             for key in ("due_at", "warn_at", "met_at"):
@@ -329,18 +331,24 @@ class CategoryTreeSerializer(serializers.Serializer):
 class SlaPolicySerializer(serializers.ModelSerializer):
     """Windows in whole seconds of wall-clock time (7×24); ``warning_share`` in (0, 1)."""
 
+    dispatch_within_seconds = serializers.IntegerField(
+        min_value=60, max_value=366 * 86400, required=False, allow_null=True,
+        help_text="Dispatch time limit from received_at (DB11/T 2021—2022: 1 h / 2 h / 24 h); null: none.")
     respond_within_seconds = serializers.IntegerField(min_value=60, max_value=366 * 86400)
     resolve_within_seconds = serializers.IntegerField(min_value=60, max_value=366 * 86400)
     warning_share = serializers.DecimalField(max_digits=4, decimal_places=3, min_value=Decimal("0.001"), max_value=Decimal("0.999"))
 
     class Meta:
         model = SlaPolicy
-        fields = ["id", "urgency", "respond_within_seconds", "resolve_within_seconds", "warning_share"]
+        fields = ["id", "urgency", "dispatch_within_seconds", "respond_within_seconds", "resolve_within_seconds",
+                  "warning_share"]
 
     def to_representation(self, policy):
         return {
             "id": policy.pk,
             "urgency": policy.urgency,
+            "dispatch_within_seconds": (None if policy.dispatch_within is None
+                                        else int(policy.dispatch_within.total_seconds())),
             "respond_within_seconds": int(policy.respond_within.total_seconds()),
             "resolve_within_seconds": int(policy.resolve_within.total_seconds()),
             "warning_share": f"{policy.warning_share:.3f}",
@@ -356,6 +364,9 @@ class SlaPolicySerializer(serializers.ModelSerializer):
         for name in ("respond_within", "resolve_within"):
             if f"{name}_seconds" in attrs:
                 attrs[name] = dt.timedelta(seconds=attrs.pop(f"{name}_seconds"))
+        if "dispatch_within_seconds" in attrs:
+            seconds = attrs.pop("dispatch_within_seconds")
+            attrs["dispatch_within"] = None if seconds is None else dt.timedelta(seconds=seconds)
         return attrs
 
 

@@ -146,6 +146,11 @@ class Case(models.Model):
     # marks per deadline.
     deadline_source = models.CharField(_("时限依据"), max_length=16, choices=DeadlineSource.choices,
                                        default=DeadlineSource.POLICY)
+    # Dispatch deadline (派单时限, issue 12 §4): received_at + the policy's dispatch_within, set at receipt.
+    dispatch_due_at = models.DateTimeField(_("派单时限"), null=True, blank=True)
+    dispatch_warn_at = models.DateTimeField(_("派单预警点"), null=True, blank=True)
+    dispatch_warned_at = models.DateTimeField(_("派单已预警"), null=True, blank=True)
+    dispatch_breached_at = models.DateTimeField(_("派单超时于"), null=True, blank=True)
     respond_due_at = models.DateTimeField(_("响应时限"), null=True, blank=True)
     resolve_due_at = models.DateTimeField(_("办结时限"), null=True, blank=True)
     respond_warn_at = models.DateTimeField(_("响应预警点"), null=True, blank=True)
@@ -238,6 +243,8 @@ class Case(models.Model):
             return None
         pending = []
         for met_at, due, warn, warned, breached in (
+            (self.dispatched_at, self.dispatch_due_at, self.dispatch_warn_at, self.dispatch_warned_at,
+             self.dispatch_breached_at),
             (self.responded_at, self.respond_due_at, self.respond_warn_at, self.respond_warned_at,
              self.respond_breached_at),
             (self.resolved_at, self.resolve_due_at, self.resolve_warn_at, self.resolve_warned_at,

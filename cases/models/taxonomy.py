@@ -46,13 +46,16 @@ class Category(models.Model):
 
 
 class SlaPolicy(models.Model):
-    """Respond and resolve windows for one urgency (DESIGN §5; DB11/T 2021—2022 draft), editable by admins.
+    """Dispatch, respond and resolve windows for one urgency (DESIGN §5; DB11/T 2021—2022 draft), editable by admins.
 
     Windows are wall-clock durations counted from ``Case.received_at`` (7×24, no holiday pause).
     ``warning_share`` is the share of a window after which a warning is raised (0.75 = 75 %).
     """
 
     urgency = models.CharField(_("紧急程度"), max_length=16, choices=Urgency.choices, unique=True)
+    # Dispatch time limit (派单时限, DB11/T 2021—2022: 1 h emergencies, 2 h utilities, 24 h otherwise), from
+    # received_at; empty = no dispatch deadline.
+    dispatch_within = models.DurationField(_("派单时限"), null=True, blank=True)
     respond_within = models.DurationField(_("响应时限"))
     resolve_within = models.DurationField(_("办结时限"))
     warning_share = models.DecimalField(_("预警比例"), max_digits=4, decimal_places=3, default=0.75)
