@@ -36,10 +36,16 @@ def _register_case_filters():
 
 
 def _register_pages():
-    """The visits page in the menu (cadres), the visits section of the workbench, "log a case" from a visit
-    and a deputy's demand on it (see :mod:`cases.pages`), and the station/deputy rows of the rates API."""
+    """The visits page in the menu (cadres), the demands page in the menu and as start page (deputies), the
+    visits section of the workbench, "log a case" from a visit and a deputy's demand on it (see :mod:`cases.pages`), and the station/deputy rows of the rates API."""
     from cases.choices import Source
-    from cases.pages import register_case_creator, register_case_origin, register_nav, register_workbench_panel
+    from cases.pages import (
+        register_case_creator,
+        register_case_origin,
+        register_nav,
+        register_start_page,
+        register_workbench_panel,
+    )
     from grids.choices import Role
 
     from .api import stats
@@ -47,6 +53,8 @@ def _register_pages():
     from .views.visits import visit_origin, workbench_visits
 
     register_nav("web:visits", _("走访"), order=60, visible=lambda s: bool(s.cadre_id) and s.has(Role.CADRE))
+    register_nav("web:demands", _("代表诉求"), order=45, visible=lambda s: s.has(Role.DEPUTY))
+    register_start_page("web:demands", order=35, applies=lambda s: s.has(Role.DEPUTY))
     register_workbench_panel("reps/_workbench_visits.html", order=10, context=workbench_visits)
     register_case_origin("visit", visit_origin)
     register_case_creator(Source.DEPUTY, create_deputy_demand)

@@ -59,7 +59,7 @@ def field_errors(html: str, field: str) -> list[str]:
 @pytest.mark.parametrize(("role", "start"), [
     (Role.GRID_LEADER, "/workbench/"), (Role.VILLAGE_LEADER, "/workbench/"), (Role.CADRE, "/workbench/"),
     (Role.DISPATCHER, "/intake/"), (Role.SUPERVISOR, "/dashboard/"), (Role.ADMIN, "/dashboard/"),
-    (Role.DEPUTY, "/cases/"),
+    (Role.DEPUTY, "/demands/"),
 ])
 def test_each_role_lands_on_its_own_start_page_after_login(client, town, role, start):
     response = client.post("/login/", {"username": town.user(role).username, "password": factories.PASSWORD})

@@ -340,3 +340,43 @@ def test_planning_and_reminders_run_on_a_real_worker(xiji, celery_worker_process
     assert remind_receptions.delay(now=day_before).get(timeout=60) == 0
     assert list(Notification.objects.values_list("recipient__username", "kind")) == [
         ("alice", NotificationKind.RECEPTION_REMINDER)]
+
+
+# --- The deputy's demands page (issue 16 build 6) ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_deputy_follows_the_loop_and_evaluates_on_the_demands_page(town, client):
+    import time_machine
+
+    alice = town["alice"].user
+    mine = walk_to_resolved(town, raise_(town, "alice"), T0 + H, resolve_at=T0 + D)
+    open_one = raise_(town, "alice", title="还有一件")
+    bobs = raise_(town, "bob", title="别人的")
+    client.force_login(alice)
+    with time_machine.travel(T0 + 2 * D, tick=False):
+        assert client.get("/").url == "/demands/"  # a deputy starts on their demands
+        html = client.get("/demands/").content.decode()
+        assert f'data-demand="{mine.pk}"' in html and f'data-demand="{open_one.pk}"' in html
+        assert f'data-demand="{bobs.pk}"' not in html  # only the cases alice raised
+        loop = html[html.index(f'data-testid="loop-{mine.pk}"'):]
+        loop = loop[:loop.index("</ol>")]
+        assert [step in loop for step in ('data-step="collect"', 'data-step="assign"')] == [True, True]
+        assert loop.count("loop-step done") == 3  # collect, assign, feedback (resolved); not yet supervised, rated
+        assert f'data-testid="evaluate-{mine.pk}"' in html and f'data-testid="follow-up-{open_one.pk}"' in html
+        assert f'data-testid="evaluate-{open_one.pk}"' not in html
+
+        refused = client.post(f"/demands/{mine.pk}/do/evaluate/", {"solved": "yes"}, follow=True)
+        assert "请选择满意程度" in refused.content.decode()
+        client.post(f"/demands/{open_one.pk}/do/follow-up/", {"note": "请尽快安排"})
+        client.post(f"/demands/{mine.pk}/do/evaluate/", {"solved": "yes", "satisfaction": "satisfied"})
+        again = client.post(f"/demands/{mine.pk}/do/evaluate/", {"solved": "yes", "satisfaction": "satisfied"},
+                            follow=True)
+        assert "msg-warning" in again.content.decode()  # a second evaluation is refused, said so
+    mine.refresh_from_db()
+    assert mine.satisfaction == "satisfied" and mine.callback_contacted is True
+    assert [s["done"] for s in selectors.loop_steps(mine)] == [True, True, False, True, True]
+    assert selectors.loop_steps(open_one)[2]["done"] is True  # alice's follow-up note is the 督办 step
+    # Another deputy cannot act on alice's demand (outside their scope: 404).
+    client.force_login(town["bob"].user)
+    assert client.post(f"/demands/{open_one.pk}/do/follow-up/", {"note": "x"}).status_code == 404

@@ -84,7 +84,7 @@ def test_every_page_at_phone_and_desktop_width(town, scene, session, viewport):
 
     dev = session(viewport)
     dev.login(town.user(Role.DEPUTY).username)
-    tour(dev, [("deputy-cases", "/cases/")])
+    tour(dev, [("deputy-demands", "/demands/"), ("deputy-cases", "/cases/")])
 
     nobody = factories.UserFactory(username="newcomer")
     new = session(viewport)
