@@ -101,6 +101,17 @@ def may_reveal_phone(scope: Scope, case) -> bool:
 _DIGIT = re.compile(r"\d")
 
 
+def shown_text(scope: Scope, text: str) -> str:
+    """``text`` (a case's title or description) as ``scope`` may see it: whole for the roles that see phone
+    numbers whole (:func:`sees_full_phone`), else with phone, ID-card numbers and labelled names in it
+    masked by the importer's rule (``cases.importing.mask_personal_data``, DESIGN §10)."""
+    if sees_full_phone(scope) or not text:
+        return text
+    from .importing import mask_personal_data
+
+    return mask_personal_data(text)
+
+
 def mask_phone(phone: str) -> str:
     """Mask a phone number for display: keep the first three and last four digits (138****5678).
 

@@ -482,3 +482,31 @@ def test_the_dashboard_lists_the_hottest_hotspots_with_their_villages(town, cate
     assert f'href="/hotspots/{spot.pk}/"' in section and town.a.short_name in section
     topics.clear(spot, actor=town.user(Role.SUPERVISOR), note="已修复")
     assert 'data-testid="dashboard-hotspots"' not in client.get("/dashboard/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_draft_without_a_category_is_compared_within_the_suggested_one(town, category_model):
+    # The lamp cases are 城乡建设; a draft that names no category yet still finds them by place and text.
+    lamps = lamp_cases(town, T0)
+    client = client_for(town, Role.GRID_LEADER)
+    with time_machine.travel(T0 + dt.timedelta(days=5), tick=False):
+        answer = client.post("/api/v1/cases/duplicates/", {
+            "title": "村口路灯不亮", "description": LAMP_DETAIL, "village": town.a.pk, "grid": town.a1.pk,
+        }, format="json")
+    assert answer.status_code == 200, answer.content
+    assert {s["case"]["id"] for s in answer.json()} == {c.pk for c in lamps}
+    assert all("same_category" in s["reasons"] for s in answer.json())
+
+
+@pytest.mark.django_db
+def test_numbers_in_the_text_are_masked_for_those_who_see_phones_masked(town, client):
+    case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), title="噪音扰民 电话13912345678",
+                               description="楼下KTV夜里噪音太大，电话13912345678，身份证110101199003071234")
+    leader, dispatcher = client_for(town, Role.GRID_LEADER), client_for(town, Role.DISPATCHER)
+    seen = leader.get(f"/api/v1/cases/{case.pk}/").json()
+    assert seen["description"] == "楼下KTV夜里噪音太大，电话139****5678，身份证110***********1234"
+    assert seen["title"] == "噪音扰民 电话139****5678"
+    assert dispatcher.get(f"/api/v1/cases/{case.pk}/").json()["description"] == case.description
+    client.force_login(town.user(Role.GRID_LEADER))
+    html = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "13912345678" not in html and "139****5678" in html

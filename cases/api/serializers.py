@@ -137,6 +137,13 @@ class CaseSerializer(serializers.ModelSerializer):
             return case.complainant_phone
         return rules.mask_phone(case.complainant_phone)
 
+    def to_representation(self, case):
+        data = super().to_representation(case)
+        # Numbers and labelled names inside the free text are masked like the complainant's (DESIGN §10).
+        for name in ("title", "description"):
+            data[name] = rules.shown_text(self.context["scope"], data[name])
+        return data
+
     @extend_schema_field(CaseDeadlinesSerializer)
     def get_deadlines(self, case) -> dict:
         # Plain dicts rather than a nested serializer per row: a page of 200 cases stays cheap.

@@ -161,6 +161,18 @@ class CaseDuplicatesView(ScopedMixin, APIView):
         return Response(DuplicateSerializer(_suggestions_answer(found), many=True).data)
 
 
+def _suggested_category(title: str, description: str):
+    """The top-level Category the model ranks first for the text, or None (untrained model, no text, or
+    a class the taxonomy lacks)."""
+    if not (title or description).strip():
+        return None
+    try:
+        best = classifier.suggest(title, description)["categories"][0]
+    except (classifier.ModelNotTrained, IndexError, ValueError):
+        return None
+    return Category.objects.filter(pk=best["id"]).first() if best.get("id") else None
+
+
 class DraftDuplicatesView(ScopedMixin, APIView):
     """Likely duplicates of a case being logged (not saved yet): the intake form asks as the user types."""
 
@@ -171,6 +183,8 @@ class DraftDuplicatesView(ScopedMixin, APIView):
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
         grid, village = d.get("grid"), d.get("village")
+        if d.get("category") is None:  # not chosen yet: compare within the category the model suggests
+            d["category"] = _suggested_category(d["title"], d["description"])
         subject = duplicates.Subject(
             pk=None, received_at=self.now, village_id=grid.village_id if grid else (village.pk if village else None),
             grid_id=grid.pk if grid else None, category_id=duplicates.top_category_id(d.get("category")),

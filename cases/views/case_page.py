@@ -196,8 +196,9 @@ def _case_context(request, case, *, bound: dict | None = None) -> dict:
         category_path.insert(0, node.name)
         node = node.parent
     phone = case.complainant_phone if rules.sees_full_phone(scope) else rules.mask_phone(case.complainant_phone)
+    shown = {"title": rules.shown_text(scope, case.title), "description": rules.shown_text(scope, case.description)}
     names = {spec.name for spec, _form in actions}
-    return {"case": case, "actions": actions, "timeline": timeline, "deadlines": deadlines,
+    return {"case": case, "shown": shown, "actions": actions, "timeline": timeline, "deadlines": deadlines,
             "countdown": countdown(case, now), "category_path": category_path, "phone": phone,
             "may_reveal": rules.may_reveal_phone(scope, case), "next_step": next_step(case, names),
             "open_action": next(iter(bound), None) or next_step(case, names),
@@ -352,6 +353,7 @@ def case_print(request, pk: int):
     case = _case_in_scope(request, pk)
     dispatch_event = case.events.filter(action=Action.DISPATCHED).order_by("-at", "-id").first()
     phone = case.complainant_phone if rules.sees_full_phone(scope) else rules.mask_phone(case.complainant_phone)
+    shown = {"title": rules.shown_text(scope, case.title), "description": rules.shown_text(scope, case.description)}
     category_path, node = [], case.category
     while node is not None:
         category_path.insert(0, node.name)

@@ -113,8 +113,13 @@ def hotspot_act(request, pk: int, step: str):
                            note=data.get("note", "")[:2000], now=now)
             messages.success(request, _("已列为每月一题。"))
         else:
+            village_id = data.get("village", "")
+            village = hotspot.villages.filter(pk=int(village_id)).first() if village_id.isdigit() else None
+            if village is None and hotspot.village_id and village_id == str(hotspot.village_id):
+                village = hotspot.village
             case = topics.raise_proactive_case(hotspot, actor=request.user, title=data.get("title", "")[:200],
-                                               description=data.get("description", "")[:20000], now=now)
+                                               description=data.get("description", "")[:20000], village=village,
+                                               now=now)
             messages.success(request, _("已发起未诉先办诉求 %(number)s。") % {"number": case.number})
             return redirect("web:case-detail", case.pk)
     except ValidationError as exc:

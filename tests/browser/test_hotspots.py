@@ -48,3 +48,26 @@ def test_a_supervisor_finds_watches_and_opens_a_hotspot(town, session, viewport,
     sue.shot("hotspots-detail")
     spot.refresh_from_db()
     assert spot.status == "watching"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_proactive_case_is_raised_from_a_hotspot_spread_over_villages(town, session, category_model):
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=6)
+    category = Category.objects.filter(parent__isnull=True).first()
+    for k, (grid, title) in enumerate([(town.a1, "村口路灯不亮"), (town.b1, "村口的路灯坏了不亮"),
+                                       (town.a2, "村口路灯一直不亮"), (town.b1, "村口路灯又不亮了")]):
+        factories.make_case(grid=grid, actor=town.user(Role.DISPATCHER), now=start + dt.timedelta(days=k), title=title,
+                            description="村口东侧的路灯晚上不亮，行人看不清路，请尽快维修路灯", category=category,
+                            complainant_phone=f"1380000000{k}")
+    hotspots.find_hotspots()
+    spot = Hotspot.objects.get()
+    sue = session(DESKTOP)
+    sue.login(town.user(Role.SUPERVISOR).username)
+    page = sue.go(f"/hotspots/{spot.pk}/")
+    page.locator("summary", has_text="未诉先办").click()
+    page.select_option("select[name=village]", str(town.b.pk))
+    with page.expect_navigation():
+        page.get_by_test_id("hotspot-proactive").click()
+    case = spot.proactive_links.get().case
+    assert case.village_id == town.b.pk and case.source == "proactive"
+    assert page.url.endswith(f"/cases/{case.pk}/")
