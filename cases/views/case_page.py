@@ -347,8 +347,8 @@ def case_attach(request, pk: int):
 @login_required
 def case_print(request, pk: int):
     """``/cases/<id>/print/``: the printable work order (派单单) of a case in scope, A4, Chinese: the demand,
-    the place, the handler, the deadlines, the dispatch note and room for the handling record. The phone is
-    shown as the case page shows it to this user."""
+    the place, the handler, the deadlines, the dispatch note and room for the handling record. The phone and
+    the numbers in the text are shown as the case page shows them to this user."""
     scope, now = request_scope(request), request_now(request)
     case = _case_in_scope(request, pk)
     dispatch_event = case.events.filter(action=Action.DISPATCHED).order_by("-at", "-id").first()
@@ -358,5 +358,5 @@ def case_print(request, pk: int):
     while node is not None:
         category_path.insert(0, node.name)
         node = node.parent
-    return page(request, "cases/case_print.html", {"case": case, "phone": phone, "dispatch": dispatch_event,
+    return page(request, "cases/case_print.html", {"case": case, "shown": shown, "phone": phone, "dispatch": dispatch_event,
                                                    "category_path": category_path, "printed_at": now})
