@@ -1,5 +1,6 @@
 """Shared fixtures: personas, the seeded town, and a real Celery worker process."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -30,6 +31,28 @@ def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
          "--without-mingle", "--without-gossip", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
+
+
+_TASK_RECEIVED = re.compile(r"Task \S+\[[0-9a-f-]+\] received")
+_TASK_ENDED = re.compile(r"Task \S+\[[0-9a-f-]+\] (?:succeeded|failed|raised|retry)")
+
+
+def wait_until_idle(worker: subprocess.Popen, timeout: float = 30) -> None:
+    """Wait (up to ``timeout`` seconds) until every task ``worker`` has received has ended, read from its log
+    (``worker.log_path``), and stays so for half a second: the tasks a task enqueued after its commit (the
+    deliveries of a sweep's notifications) must not run while the test's database is being flushed (a
+    TRUNCATE that deadlocks against their row locks). Raises AssertionError with the log's tail on timeout."""
+    deadline, quiet_since = time.monotonic() + timeout, None
+    while True:
+        text = worker.log_path.read_text(errors="replace")
+        if len(_TASK_RECEIVED.findall(text)) <= len(_TASK_ENDED.findall(text)):
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 0.5:
+                return
+        else:
+            quiet_since = None
+        assert time.monotonic() < deadline, f"worker still busy after {timeout} s:\n{text[-2000:]}"
+        time.sleep(0.1)
 
 
 def stop_process(proc: subprocess.Popen) -> None:

@@ -18,7 +18,7 @@ from cases.deadlines import sweep
 from cases.models import Case, CaseEvent, Notification
 from cases.tasks import sweep_deadlines
 from grids.models import Grid
-from tests.conftest import ROOT, worker_env
+from tests.conftest import ROOT, wait_until_idle, worker_env
 
 SH = dt.timezone(dt.timedelta(hours=8))
 H = dt.timedelta(hours=1)
@@ -237,6 +237,7 @@ def test_sweep_runs_as_a_task_in_a_real_worker(people, celery_worker_process):
     result = sweep_deadlines.delay((t0 + 3 * H).isoformat()).get(timeout=60)
     assert result["respond_breaches"] == 1 and result["respond_warnings"] == 1
     assert Case.objects.get(pk=case.pk).respond_breached_at == t0 + 2 * H
+    wait_until_idle(celery_worker_process)  # its notifications' deliveries, before the database is flushed
 
 
 @pytest.mark.django_db
