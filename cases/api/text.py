@@ -251,8 +251,7 @@ class HotspotSerializer(serializers.ModelSerializer):
         return sorted(v.pk for v in hotspot.villages.all())
 
     def get_sparkline(self, hotspot) -> list[dict]:
-        rows = sorted(hotspot.snapshots.all(), key=lambda s: s.day)[-30:]
-        return [{"day": s.day.isoformat(), "heat": s.heat, "cases": s.case_count} for s in rows]
+        return [{"day": s.day.isoformat(), "heat": s.heat, "cases": s.case_count} for s in hotspot.recent_snapshots()]
 
 
 class HotspotEventSerializer(serializers.Serializer):

@@ -57,6 +57,11 @@ class Hotspot(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.title}"
 
+    def recent_snapshots(self, days: int = 30) -> list:
+        """The last ``days`` run-day snapshots, oldest first, from ``snapshots`` (prefetch it for lists):
+        the series of the sparkline in the API and on the pages."""
+        return sorted(self.snapshots.all(), key=lambda s: s.day)[-days:]
+
 
 class HotspotMember(models.Model):
     """A case of a hotspot in the latest run that found it (the window and the previous window). The rows

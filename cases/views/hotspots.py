@@ -33,8 +33,7 @@ def _hotspots(scope):
 
 
 def _spark(hotspot) -> list[float]:
-    rows = sorted(hotspot.snapshots.all(), key=lambda s: s.day)[-SPARK_DAYS:]
-    return [s.heat for s in rows]
+    return [s.heat for s in hotspot.recent_snapshots(SPARK_DAYS)]
 
 
 def _allowed(scope):
