@@ -159,8 +159,11 @@ def _replay_one(record, *, source, limit, report, grid, category) -> int:
     )
     case = services.dispatch(case, actor=None, grid=grid, note=IMPORT_NOTE, now=at)
     services.accept(case.pk, actor=None, now=at)
-    points = sorted(p for p in (case.respond_warn_at, case.respond_due_at, case.resolve_warn_at,
-                                case.resolve_due_at) if p is not None and p <= limit)
+    # Every point of the case, the dispatch deadline's too (met here by the dispatch at receipt, so normally
+    # none of its points is ever due; a source's own later dispatch time would be swept like the others).
+    points = sorted(p for p in (case.dispatch_warn_at, case.dispatch_due_at, case.respond_warn_at,
+                                case.respond_due_at, case.resolve_warn_at, case.resolve_due_at)
+                    if p is not None and p <= limit)
     swept_to = at
 
     def sweep_before(moment, *, inclusive):

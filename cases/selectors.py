@@ -76,12 +76,15 @@ VALID_SATISFACTION = (Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED, 
 
 #: Figures stored in DailyStat (independent of the reading time).
 STATIC_FIELDS = (
-    "received", "dispatched", "responded", "resolved", "closed", "respond_met", "respond_on_time",
+    "received", "dispatched", "responded", "resolved", "closed", "dispatch_met", "dispatch_on_time",
+    "respond_met", "respond_on_time",
     "resolve_met", "resolve_on_time", "met_late", "valid_callbacks", "callback_contacted", "callback_solved",
     "satisfied", "basically_satisfied", "unsatisfied",
 )
 #: Figures always counted live over open cases, at ``now``.
-DYNAMIC_FIELDS = ("respond_open_late", "resolve_open_late", "open_overdue")
+DYNAMIC_FIELDS = ("dispatch_open_late", "respond_open_late", "resolve_open_late", "open_overdue")
+#: How on-time verdicts and callbacks are counted (cases.rounds): per case (default, "ever late") or per round.
+COUNTINGS = ("case", "round")
 
 
 def _tz():
@@ -166,19 +169,43 @@ def _period_key(group_by: str, day: dt.date, first_day: int) -> tuple[str, str]:
 # --- Aggregates --------------------------------------------------------------------------------------
 
 
-def _static_aggregates() -> dict:
+def _verdicts(counting: str = "case") -> dict[str, Q]:
+    """The on-time conditions of a case (:mod:`cases.boundary`): ``<deadline>_met`` (decided: a deadline and
+    its milestone), ``<deadline>_on_time`` and ``late`` (any deadline met late). Per case (``counting="case"``)
+    an earlier round's late verdict (:mod:`cases.rounds`) decides the case as late: it is on time only when
+    no round was late. Per round, only the current round's columns (earlier rounds: :func:`_round_aggregates`).
+    The dispatch deadline is the case's own, from receipt to the first dispatch, in either counting."""
+    out = {
+        "dispatch_met": Q(dispatched_at__isnull=False, dispatch_due_at__isnull=False),
+        "dispatch_on_time": met_q("dispatched_at", "dispatch_due_at"),
+        "respond_met": Q(responded_at__isnull=False, respond_due_at__isnull=False),
+        "respond_on_time": met_q("responded_at", "respond_due_at"),
+        "resolve_met": Q(resolved_at__isnull=False, resolve_due_at__isnull=False),
+        "resolve_on_time": met_q("resolved_at", "resolve_due_at"),
+        "late": (late_q("dispatched_at", "dispatch_due_at") | late_q("responded_at", "respond_due_at")
+                 | late_q("resolved_at", "resolve_due_at")),
+    }
+    if counting == "case":
+        for name in ("respond", "resolve"):
+            earlier = Q(**{f"earlier_{name}_late": True})
+            out[f"{name}_met"] |= earlier
+            out[f"{name}_on_time"] &= ~earlier
+            out["late"] |= earlier
+    return out
+
+
+def _static_aggregates(counting: str = "case") -> dict:
     valid = Q(satisfaction__in=VALID_SATISFACTION)
+    verdicts = _verdicts(counting)
     return {
         "received": Count("pk"),
         "dispatched": Count("pk", filter=Q(dispatched_at__isnull=False)),
         "responded": Count("pk", filter=Q(responded_at__isnull=False)),
         "resolved": Count("pk", filter=Q(resolved_at__isnull=False)),
         "closed": Count("pk", filter=Q(status=Status.CLOSED)),
-        "respond_met": Count("pk", filter=Q(responded_at__isnull=False, respond_due_at__isnull=False)),
-        "respond_on_time": Count("pk", filter=met_q("responded_at", "respond_due_at")),
-        "resolve_met": Count("pk", filter=Q(resolved_at__isnull=False, resolve_due_at__isnull=False)),
-        "resolve_on_time": Count("pk", filter=met_q("resolved_at", "resolve_due_at")),
-        "met_late": Count("pk", filter=late_q("responded_at", "respond_due_at") | late_q("resolved_at", "resolve_due_at")),
+        **{name: Count("pk", filter=verdicts[name]) for name in (
+            "dispatch_met", "dispatch_on_time", "respond_met", "respond_on_time", "resolve_met", "resolve_on_time")},
+        "met_late": Count("pk", filter=verdicts["late"]),
         "valid_callbacks": Count("pk", filter=valid),
         "callback_contacted": Count("pk", filter=valid & Q(callback_contacted=True)),
         "callback_solved": Count("pk", filter=valid & Q(callback_solved=True)),
@@ -188,16 +215,42 @@ def _static_aggregates() -> dict:
     }
 
 
-def _dynamic_aggregates(now: dt.datetime) -> dict:
-    """Over open cases only (open cases have no ``resolved_at``): unmet deadlines past due at ``now``;
-    ``open_overdue`` leaves out those already counted in ``met_late`` (responded late)."""
+def _dynamic_aggregates(now: dt.datetime, counting: str = "case") -> dict:
+    """Over open cases only (open cases have no ``resolved_at``): unmet deadlines past due at ``now``, each
+    left out where the case is already decided late on that deadline (an earlier round, per case);
+    ``open_overdue`` leaves out the cases already counted in ``met_late``."""
     respond_late = open_past_q("responded_at", "respond_due_at", now)
     resolve_late = open_past_q("resolved_at", "resolve_due_at", now)
-    not_met_late = Q(responded_at__isnull=True) | met_q("responded_at", "respond_due_at")
+    dispatch_late = open_past_q("dispatched_at", "dispatch_due_at", now)
+    if counting == "case":
+        respond_late &= Q(earlier_respond_late=False)
+        resolve_late &= Q(earlier_resolve_late=False)
+    open_past = (open_past_q("responded_at", "respond_due_at", now) | open_past_q("resolved_at", "resolve_due_at", now)
+                 | dispatch_late)
     return {
+        "dispatch_open_late": Count("pk", filter=dispatch_late),
         "respond_open_late": Count("pk", filter=respond_late),
         "resolve_open_late": Count("pk", filter=resolve_late),
-        "open_overdue": Count("pk", filter=respond_late | (resolve_late & not_met_late)),
+        "open_overdue": Count("pk", filter=open_past & ~_verdicts(counting)["late"]),
+    }
+
+
+def _round_aggregates() -> dict:
+    """The finished rounds' own figures (:class:`cases.models.CaseRound`), added per round
+    (``counting="round"``): each round one verdict per deadline and its own valid callback."""
+    valid = Q(satisfaction__in=VALID_SATISFACTION)
+    return {
+        "respond_met": Count("pk", filter=Q(respond_late__isnull=False)),
+        "respond_on_time": Count("pk", filter=Q(respond_late=False)),
+        "resolve_met": Count("pk", filter=Q(resolve_late__isnull=False)),
+        "resolve_on_time": Count("pk", filter=Q(resolve_late=False)),
+        "met_late": Count("pk", filter=Q(respond_late=True) | Q(resolve_late=True)),
+        "valid_callbacks": Count("pk", filter=valid),
+        "callback_contacted": Count("pk", filter=valid & Q(callback_contacted=True)),
+        "callback_solved": Count("pk", filter=valid & Q(callback_solved=True)),
+        "satisfied": Count("pk", filter=Q(satisfaction=Satisfaction.SATISFIED)),
+        "basically_satisfied": Count("pk", filter=Q(satisfaction=Satisfaction.BASICALLY_SATISFIED)),
+        "unsatisfied": Count("pk", filter=Q(satisfaction=Satisfaction.UNSATISFIED)),
     }
 
 
@@ -205,13 +258,20 @@ def _top_category():
     return Coalesce("category__parent__parent_id", "category__parent_id", "category_id")
 
 
-def _case_group(group_by):
+def _case_group(group_by, prefix: str = ""):
+    """The group expression of ``group_by`` over cases, or over a model relating to them through ``prefix``
+    (``"case__"`` for CaseRound)."""
     if group_by in TIME_GROUPS:
-        return TruncDate("received_at", tzinfo=_tz())
-    return {
-        None: F("village__town_id"), "village": F("village_id"), "grid": F("grid_id"), "source": F("source"),
-        "handler": F("handler_id"), "category": _top_category(), "callback_source": F("callback_source"),
-    }[group_by]
+        return TruncDate(f"{prefix}received_at", tzinfo=_tz())
+    if group_by == "category":
+        return Coalesce(f"{prefix}category__parent__parent_id", f"{prefix}category__parent_id",
+                        f"{prefix}category_id")
+    if group_by == "callback_source" and prefix:
+        return F("callback_source")  # a round's own callback
+    return F(prefix + {
+        None: "village__town_id", "village": "village_id", "grid": "grid_id", "source": "source",
+        "handler": "handler_id", "callback_source": "callback_source",
+    }[group_by])
 
 
 def _stat_group(group_by):
@@ -309,11 +369,14 @@ def _figures(c: Counter) -> dict:
     w_basic = float(settings.STATS_SATISFACTION_WEIGHT_BASIC)
     weights = tuple(float(w) for w in settings.STATS_WEIGHTS)
     valid = c["valid_callbacks"]
+    dispatch_decided = c["dispatch_met"] + c["dispatch_open_late"]
     respond_decided = c["respond_met"] + c["respond_open_late"]
     resolve_decided = c["resolve_met"] + c["resolve_open_late"]
     out = {
         "received": c["received"], "dispatched": c["dispatched"], "responded": c["responded"],
         "resolved": c["resolved"], "closed": c["closed"], "overdue": c["met_late"] + c["open_overdue"],
+        "dispatch_on_time": c["dispatch_on_time"], "dispatch_decided": dispatch_decided,
+        "dispatch_on_time_rate": _ratio(c["dispatch_on_time"], dispatch_decided),
         "respond_on_time": c["respond_on_time"], "respond_decided": respond_decided,
         "resolve_on_time": c["resolve_on_time"], "resolve_decided": resolve_decided,
         "respond_on_time_rate": _ratio(c["respond_on_time"], respond_decided),
@@ -371,7 +434,7 @@ _NONE_LABEL = {None: "全镇", "village": "未指定村", "grid": "未派网格"
 
 
 def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.date | None = None,
-          scope: str = "assessed", cases=None, now: dt.datetime | None = None) -> list[dict]:
+          scope: str = "assessed", cases=None, now: dt.datetime | None = None, counting: str = "case") -> list[dict]:
     """The DESIGN §6 figures per group (definitions in the module docstring).
 
     ``group_by``: None (the town), ``village``, ``grid``, ``category`` (top level), ``source``,
@@ -380,21 +443,25 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
     ``start``/``end``: inclusive Asia/Shanghai dates bounding ``received_at``. ``scope``: ``assessed``
     (``excluded=False``) or ``all`` (全口径). ``cases``: an optional pre-scoped Case queryset (then
     everything is counted live from it). ``now`` (aware, default the current time): the reading time for
-    "past due".
+    "past due". ``counting`` (:mod:`cases.rounds`): ``case`` (default, the stricter) counts each case once,
+    late on a deadline if any of its rounds was; ``round`` counts every round of handling — each finished
+    round's respond and resolve verdicts and its valid callback besides the current round's (counted live).
 
     Returns a list of dicts ordered by key (codes, names, Source order, time), each with ``key``,
     ``label``, ``received``, ``dispatched``, ``responded``, ``resolved``, ``closed``, ``overdue``,
     ``respond_on_time``, ``resolve_on_time``, ``respond_on_time_rate``, ``resolve_on_time_rate``,
-    ``closure_rate``, ``valid_callbacks``, ``response_rate``, ``resolution_rate``, ``satisfaction_rate``,
+    ``closure_rate``, ``dispatch_on_time``, ``dispatch_decided``, ``dispatch_on_time_rate``, ``valid_callbacks``, ``response_rate``, ``resolution_rate``, ``satisfaction_rate``,
     ``satisfaction_lower_bound``, ``composite_score``, ``rank``, the nine handling times ``<dispatch|respond|resolve>_<mean|median|p90>_seconds``
     (float seconds or None) — plus the denominators ``respond_decided``, ``resolve_decided`` and the
     callback answers ``callback_contacted``, ``callback_solved``, ``satisfied``, ``basically_satisfied``,
     ``unsatisfied``. Rates are floats in 0..1 or None ("no data"); the score is in points (0..Σ weights).
     Only groups with cases appear, except that ``group_by=None`` always returns the town row(s).
-    Raises ValueError for an unknown ``group_by`` or ``scope``, or ``start`` after ``end``.
+    Raises ValueError for an unknown ``group_by``, ``scope`` or ``counting``, or ``start`` after ``end``.
     """
     if group_by not in GROUP_BYS:
         raise ValueError(f"unknown group_by {group_by!r}")
+    if counting not in COUNTINGS:
+        raise ValueError(f"unknown counting {counting!r}; one of {', '.join(COUNTINGS)}")
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; one of {', '.join(SCOPES)}")
     if start is not None and end is not None and start > end:
@@ -407,11 +474,16 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
     base = base.filter(_received_between(start, end))
     totals: dict = defaultdict(Counter)
     case_group = _case_group(group_by)
-    _accumulate(totals, base.filter(status__in=OPEN_STATES), case_group, _dynamic_aggregates(now))
+    _accumulate(totals, base.filter(status__in=OPEN_STATES), case_group, _dynamic_aggregates(now, counting))
     live = base
-    if cases is None and group_by not in LIVE_GROUPS:
+    if cases is None and group_by not in LIVE_GROUPS and counting == "case":
         live = _add_snapshots(totals, base, group_by=group_by, start=start, end=end, scope=scope, today=today)
-    _accumulate(totals, live, case_group, _static_aggregates())
+    _accumulate(totals, live, case_group, _static_aggregates(counting))
+    if counting == "round":
+        from .models import CaseRound
+
+        _accumulate(totals, CaseRound.objects.filter(case__in=base.values("pk")), _case_group(group_by, "case__"),
+                    _round_aggregates())
     return _rows(group_by, totals, _durations(base, group_by, case_group))
 
 
@@ -498,22 +570,26 @@ def _rank(rows: list[dict]) -> None:
 
 
 def overdue_cases(*, now: dt.datetime, cases=None, open_only: bool = False):
-    """Overdue cases (DESIGN §6: open past a deadline they have not met, or met one late), annotated with
-    ``lateness`` (timedelta: the largest of now − missed deadline for open cases, and met − deadline for
-    late milestones) and ordered most late first, then by received time.
+    """Overdue cases (DESIGN §6: open past a deadline they have not met, or met one late — in any round,
+    :mod:`cases.rounds`), annotated with ``lateness`` (timedelta: the largest of now − missed deadline for
+    open cases, met − deadline for late milestones, and an earlier round's lateness) and ordered most late
+    first, then by received time and id.
 
     ``now``: aware reading time. ``cases``: optional pre-scoped Case queryset. ``open_only``: only cases
-    still open and past due (the supervisor's action list). Returns a Case queryset.
+    still open and past due in their current round (the supervisor's action list). Returns a Case queryset.
     """
     qs = cases if cases is not None else Case.objects.all()
     open_ = Q(status__in=OPEN_STATES)
+    dispatch_open = open_ & open_past_q("dispatched_at", "dispatch_due_at", now)
     respond_open = open_ & open_past_q("responded_at", "respond_due_at", now)
     resolve_open = open_ & open_past_q("resolved_at", "resolve_due_at", now)
+    dispatch_late = late_q("dispatched_at", "dispatch_due_at")
     respond_late = late_q("responded_at", "respond_due_at")
     resolve_late = late_q("resolved_at", "resolve_due_at")
-    condition = respond_open | resolve_open
+    condition = dispatch_open | respond_open | resolve_open
     if not open_only:
-        condition |= respond_late | resolve_late
+        condition |= dispatch_late | respond_late | resolve_late | Q(earlier_respond_late=True) \
+            | Q(earlier_resolve_late=True)
     zero = Value(dt.timedelta(0), output_field=DurationField())
     at_now = Value(now, output_field=DateTimeField())
 
@@ -521,10 +597,13 @@ def overdue_cases(*, now: dt.datetime, cases=None, open_only: bool = False):
         return models.Case(When(cond, then=ExpressionWrapper(later - F(due), output_field=DurationField())), default=zero,
                      output_field=DurationField())
 
-    return qs.filter(condition).annotate(lateness=Greatest(
-        late(respond_open, at_now, "respond_due_at"), late(resolve_open, at_now, "resolve_due_at"),
-        late(respond_late, F("responded_at"), "respond_due_at"), late(resolve_late, F("resolved_at"), "resolve_due_at"),
-    )).order_by("-lateness", "received_at")
+    parts = [late(dispatch_open, at_now, "dispatch_due_at"), late(respond_open, at_now, "respond_due_at"),
+             late(resolve_open, at_now, "resolve_due_at"), late(dispatch_late, F("dispatched_at"), "dispatch_due_at"),
+             late(respond_late, F("responded_at"), "respond_due_at"),
+             late(resolve_late, F("resolved_at"), "resolve_due_at")]
+    if not open_only:
+        parts.append(Coalesce(F("earlier_lateness"), zero))
+    return qs.filter(condition).annotate(lateness=Greatest(*parts)).order_by("-lateness", "received_at", "id")
 
 
 # --- Snapshots ---------------------------------------------------------------------------------------

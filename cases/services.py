@@ -36,7 +36,7 @@ from .deadlines import (
     extend_resolve_deadline,
     needs_policy_deadlines,
 )
-from .models import Case, CaseEvent, DailySequence
+from .models import Case, CaseEvent, DailySequence, SlaPolicy
 from .notifications import case_recipients, notify, supervisors
 
 
@@ -177,10 +177,14 @@ def create_case(*, actor, kind, source, title, village=None, grid=None, category
             received_at=received_at, created_by=actor, source_system=source_system or "", **extra_fields,
         )
         data = {"source": source, "received_at": received_at.isoformat()}
-        apply_dispatch_deadline(case)  # the clock runs from receipt: a dispatch deadline (issue 12 §4)
+        # Every clock runs from receipt (issue 12 §4): the dispatch deadline, and the respond and resolve
+        # deadlines, shown from the moment the case is received rather than set at its first dispatch.
+        apply_dispatch_deadline(case)
         if deadlines is not None:
             apply_external_deadlines(case, deadlines)
             data["deadlines"] = {k: v.isoformat() if v else None for k, v in dataclasses.asdict(deadlines).items()}
+        elif SlaPolicy.objects.filter(urgency=urgency).exists():
+            apply_deadlines(case)
         case.next_check_at = case.compute_next_check_at()
         case.full_clean(exclude=["number", "created_by"], validate_unique=False, validate_constraints=False)
         case.save()
@@ -190,8 +194,9 @@ def create_case(*, actor, kind, source, title, village=None, grid=None, category
 
 def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Case:
     """Dispatch (派单) or reassign a case to a micro-grid: ``received | returned | dispatched | accepted``
-    → ``dispatched``. Sets the deadlines from the SlaPolicy of the case's urgency on first dispatch;
-    a re-dispatch keeps them (the clock started at ``received_at``). ``handler`` (a Cadre) defaults to
+    → ``dispatched``. The deadlines were set at receipt and are kept (the clock started at ``received_at``;
+    a case created before its urgency had a SlaPolicy gets them now). ``dispatched_at`` is the first
+    dispatch (it meets the dispatch deadline); a reassignment keeps it. ``handler`` (a Cadre) defaults to
     the grid's leader. Notifies the new handler after commit. Dispatching a dispatched or accepted case
     again to the grid (and handler) it already has raises TransitionNotAllowed (``already_dispatched``,
     HTTP 409) instead of writing a second dispatch event; another handler in the same grid is a reassignment.
@@ -211,7 +216,7 @@ def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Cas
         case.grid = grid
         case.village_id = grid.village_id
         case.handler = handler
-        case.dispatched_at = now
+        case.dispatched_at = case.dispatched_at or now  # the round's first dispatch meets its dispatch deadline
         case.accepted_at = None
         if needs_policy_deadlines(case):
             apply_deadlines(case)
@@ -343,21 +348,33 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
 def reopen(case, *, actor, note="", now=None) -> Case:
     """Handle again (重办) after an unsatisfied or unsolved callback: ``resolved`` → ``dispatched`` to the
-    same grid, as a new round of handling. The outcome, the callback answers, the contact time and the
-    first round's deadlines and marks are cleared on the case and kept in the event's data; new respond
-    and resolve deadlines run from the reopen time with the windows of the case's urgency, so the first
-    round's met deadlines are never turned into breaches."""
+    same grid, as a new round of handling (issue 12 §1).
+
+    The round that ends is kept whole as a :class:`cases.models.CaseRound` (its deadlines, milestones,
+    breach marks, verdicts and callback; :func:`cases.rounds.round_record`) and its verdicts are folded into
+    the case's ``earlier_*_late`` flags (:func:`cases.rounds.fold_into_case`), so a late round stays late in
+    the statistics and on the overdue list whatever the next round does. The case's columns then start the
+    new round: respond and resolve deadlines run from the reopen time with the windows of the case's urgency,
+    the round is dispatched at once (so it has no dispatch deadline of its own), and outcome, callback,
+    milestones and marks are cleared on the case (also kept in the event's data)."""
+    from .models import CaseRound
+    from .rounds import fold_into_case, round_record
+
     now = now or timezone.now()
 
     def change(case):
         if not (case.satisfaction == Satisfaction.UNSATISFIED or case.callback_solved is False):
             raise TransitionNotAllowed(_("只有回访不满意或未解决的诉求才能重办。"), code="reopen_needs_unsatisfied")
+
         def iso(moment):
             return moment.isoformat() if moment else None
 
         previous = {"satisfaction": case.satisfaction, "solved": case.solved, "result": case.result,
                     "responded_at": iso(case.responded_at), "resolved_at": iso(case.resolved_at),
                     "respond_due_at": iso(case.respond_due_at), "resolve_due_at": iso(case.resolve_due_at)}
+        record = round_record(case, number=case.round_number, started_at=round_start(case), ended_at=now)
+        CaseRound.objects.create(case=case, **{k: v for k, v in record.items() if k != "lateness"})
+        fold_into_case(case, record)
         apply_deadlines(case, start=now)
         case.respond_warned_at = case.respond_breached_at = None
         case.resolve_warned_at = case.resolve_breached_at = None
@@ -367,9 +384,9 @@ def reopen(case, *, actor, note="", now=None) -> Case:
         case.result = ""
         case.callback_at = case.callback_contacted = case.callback_solved = None
         case.satisfaction = case.callback_source = ""
-        case.dispatched_at = now
         case.accepted_at = None
-        return {"previous": previous}
+        return {"previous": previous, "round": case.round_number,
+                "round_late": {name: record[f"{name}_late"] for name in ("respond", "resolve")}}
 
     return _transition(case, allowed_from=ALLOWED_FROM["reopen"], action=Action.REOPENED, actor=actor, now=now,
                        change=change, to_status=Status.DISPATCHED, note=note)
@@ -579,10 +596,12 @@ def comment(case, *, actor, note: str, now=None) -> Case:
 
 
 def round_start(case) -> dt.datetime:
-    """When the case's current round of handling started (aware UTC): the latest reopen (重办) event's time,
-    or ``received_at`` in the first round (DESIGN §5: a reopened case starts a new round)."""
-    reopened = (CaseEvent.objects.filter(case_id=case.pk, action=Action.REOPENED).order_by("-at", "-id")
-                .values_list("at", flat=True).first())
+    """When the case's current round of handling started (aware UTC): the end of its latest finished round
+    (:class:`cases.models.CaseRound`, the reopen 重办), or ``received_at`` in the first round (DESIGN §5: a reopened case starts a new round)."""
+    from .models import CaseRound
+
+    reopened = (CaseRound.objects.filter(case_id=case.pk).order_by("-number")
+                .values_list("ended_at", flat=True).first())
     return reopened or case.received_at
 
 
@@ -612,6 +631,8 @@ def change_urgency(case, *, actor, urgency: str, note="", now=None) -> Case:
             start = round_start(case)
             apply_deadlines(case, start=start)
             data["round_start"] = start.isoformat()
+        if case.dispatched_at is None:  # still waiting for dispatch: the new urgency's dispatch limit
+            apply_dispatch_deadline(case)
         return data
 
     return _transition(case, allowed_from=ALLOWED_FROM["change_urgency"], action=Action.URGENCY_CHANGED, actor=actor, now=now,

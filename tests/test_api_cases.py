@@ -61,7 +61,10 @@ def test_full_flow_over_http_with_one_event_per_step_in_order(town, source):
     assert case["status"] == "received"
     assert case["number"].startswith("XJ20250407-")
     assert case["received_at"] == "2025-04-07T09:00:00+08:00"
-    assert case["deadlines"]["respond"]["due_at"] is None
+    # Every clock runs from receipt and shows before any dispatch (issue 12 §4): respond 24 h, dispatch 24 h.
+    assert case["deadlines"]["respond"]["due_at"] == "2025-04-08T09:00:00+08:00"
+    assert case["deadlines"]["dispatch"]["due_at"] == "2025-04-08T09:00:00+08:00"
+    assert (case["round_number"], case["rounds"]) == (1, [])
     url = f"/api/v1/cases/{case['id']}/"
     steps = [
         (dora, "dispatch", {"grid": town.a1.pk}, "dispatched"),
@@ -299,7 +302,10 @@ def test_case_filters(town):
     assert ids(q=leaf.number) == [leaf.pk]
     assert ids(received_after=(T0 + dt.timedelta(hours=12)).isoformat(),
                received_before=(T0 + dt.timedelta(days=2)).isoformat()) == [mid.pk]
-    assert ids(due_before=(T0 + dt.timedelta(days=7, seconds=1)).isoformat()) == [leaf.pk]
+    # Deadlines run from receipt (issue 12 §4): the undispatched emergency case is due T0 + 2 d + 24 h.
+    assert ids(due_before=(T0 + dt.timedelta(days=7, seconds=1)).isoformat()) == [other.pk, leaf.pk]
+    assert ids(due_before=(T0 + dt.timedelta(days=3)).isoformat()) == []
+    assert ids(due_before=(T0 + dt.timedelta(days=3, microseconds=1)).isoformat()) == [other.pk]
     assert ids(ordering="-resolve_due_at", status=["dispatched", "accepted"]) == [mid.pk, leaf.pk]
 
 

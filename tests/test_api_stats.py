@@ -119,12 +119,14 @@ def test_overdue_lists_cases_by_lateness_within_scope(town):
     assert response.status_code == 200, response.content
     rows = response.json()["results"]
     # late_b: received 48 h before T0, respond due 24 h later → 54 h late at NOW (T0 + 30 h); late: 6 h.
+    # lone, received at T0 and never dispatched, is past its dispatch and respond deadlines (both 24 h from
+    # receipt, issue 12 §4) by 6 h too; equal lateness and receipt: in id order.
     assert [(r["id"], r["lateness_seconds"]) for r in rows] == [(town.late_b.pk, 54 * 3600),
-                                                                 (town.late.pk, 6 * 3600)]
+                                                                 (town.late.pk, 6 * 3600), (town.lone.pk, 6 * 3600)]
     mine = get(town, Role.GRID_LEADER, "/api/v1/stats/overdue/").json()["results"]
     assert [r["id"] for r in mine] == [town.late.pk]
     assert mine[0]["complainant_phone"] == "138****5678"
     export = get(town, Role.SUPERVISOR, "/api/v1/stats/overdue/", {"format": "csv"})
     lines = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert lines[0][:2] == ["lateness_seconds", "number"]
-    assert [line[1] for line in lines[1:]] == [town.late_b.number, town.late.number]
+    assert [line[1] for line in lines[1:]] == [town.late_b.number, town.late.number, town.lone.number]

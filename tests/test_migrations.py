@@ -102,3 +102,37 @@ def test_moving_the_visits_back_restores_the_case_column(migrator):
     assert dict(Case.objects.values_list("pk", "visit_id")) == {linked.pk: visit.pk, other.pk: None}
     assert list(old.get_model("grids", "Visit").objects.values_list("pk", "status")) == [(visit.pk, "done")]
     assert "grids_visit" in connection.introspection.table_names()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cases_reopened_before_rounds_get_their_first_round_back_from_the_audit_trail(migrator):
+    """``cases.0015_case_rounds`` rebuilds the finished round of a case reopened under 0014 from its events:
+    received T0, resolve due T0 + 7 d, breached (event at T0 + 7 d), resolved T0 + 8 d, called back
+    unsatisfied, reopened at T0 + 9 d → round 1 respond on time, resolve late (a day), unsatisfied; the case
+    is in round 2, earlier resolve late, and the stored statistics are to be rebuilt."""
+    old = migrator.apply_initial_migration([("cases", "0014_dispatch_deadline")]).apps
+    village, _cadre, _assignment = _registry(old)
+    D = dt.timedelta(days=1)
+    R = T0 + 9 * D
+    case = _case(old, village, 1, status="dispatched", respond_due_at=R + D, resolve_due_at=R + 7 * D,
+                 dispatched_at=R)
+    Event = old.get_model("cases", "CaseEvent")
+    Event.objects.create(case=case, action="resolve_breach", at=T0 + 7 * D, data={"deadline": "resolve"})
+    Event.objects.create(case=case, action="callback", at=T0 + 8 * D + dt.timedelta(hours=1),
+                         data={"contacted": True, "solved": False, "satisfaction": "unsatisfied", "source": "local"})
+    Event.objects.create(case=case, action="reopened", at=R, data={"previous": {
+        "satisfaction": "unsatisfied", "solved": False, "result": "未修好",
+        "responded_at": (T0 + dt.timedelta(hours=2)).isoformat(), "resolved_at": (T0 + 8 * D).isoformat(),
+        "respond_due_at": (T0 + D).isoformat(), "resolve_due_at": (T0 + 7 * D).isoformat()}})
+    old.get_model("cases", "StatFillState").objects.create(name="daily", clean_until=R)
+
+    new = migrator.apply_tested_migration([("cases", "0015_case_rounds")]).apps
+
+    (first,) = new.get_model("cases", "CaseRound").objects.filter(case_id=case.pk)
+    assert (first.number, first.started_at, first.ended_at) == (1, T0, R)
+    assert (first.respond_late, first.resolve_late, first.resolve_breached_at) == (False, True, T0 + 7 * D)
+    assert (first.satisfaction, first.callback_solved, first.result) == ("unsatisfied", False, "未修好")
+    moved = new.get_model("cases", "Case").objects.get(pk=case.pk)
+    assert (moved.round_number, moved.earlier_respond_late, moved.earlier_resolve_late, moved.earlier_lateness) == (
+        2, False, True, D)
+    assert new.get_model("cases", "StatFillState").objects.get(name="daily").clean_until is None

@@ -298,3 +298,88 @@ def test_an_undispatched_case_has_a_dispatch_deadline_warned_and_breached(town, 
     with time_machine.travel(T0 + 10 * dt.timedelta(minutes=1), tick=False):
         page = client.get("/intake/").content.decode()
     assert 'data-testid="dispatch-due"' in page
+
+
+# --- Fault 1: every round counts ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_late_round_stays_late_after_an_on_time_reopened_round(town, client):
+    """By hand. General case (respond 24 h, resolve 7 d) received T1 = 2024-03-04 09:00, dispatched and
+    accepted at T1 + 1 h, contacted at T1 + 2 h (on time), resolved at T1 + 8 d — a day past T1 + 7 d; the
+    sweep records the resolve breach at T1 + 7 d. Called back unsatisfied, reopened at R = T1 + 9 d: round 2
+    runs respond R + 24 h, resolve R + 7 d, and is met on time (contact R + 1 h, resolve R + 2 d, satisfied).
+
+    Round 1 is kept whole (resolve late, breach at T1 + 7 d, unsatisfied). Per case (the default) the case is
+    late on resolve — resolve on time 0 of 1, overdue 1, on the overdue list 1 day late — and on time on
+    respond (1 of 1), satisfaction from its latest callback (1 of 1). Per round: respond 2 of 2, resolve 1 of
+    2, overdue 1, valid callbacks 2 (satisfied + unsatisfied: satisfaction 0.5). The stored daily
+    aggregates give the per-case figures; no second breach is recorded."""
+    from cases import selectors
+    from cases.choices import Satisfaction
+    from cases.deadlines import sweep
+    from cases.models import CaseRound
+
+    T1 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=SH)
+    R = T1 + 9 * D
+    dora = town.user(Role.DISPATCHER)
+    case = factories.make_case(grid=town.a1, actor=dora, state=Status.RECEIVED, now=T1, urgency="general")
+    services.dispatch(case, actor=dora, grid=town.a1, now=T1 + H)
+    services.accept(case.pk, actor=dora, now=T1 + H)
+    services.respond(case.pk, actor=dora, note="已联系", now=T1 + 2 * H)
+    sweep(T1 + 7 * D + H, notify=False)
+    services.resolve(case.pk, actor=dora, solved=False, result="未修好", now=T1 + 8 * D)
+    services.callback(case.pk, actor=dora, contacted=True, solved=False, satisfaction=Satisfaction.UNSATISFIED,
+                      now=T1 + 8 * D + H)
+    case = services.reopen(case.pk, actor=dora, now=R)
+    assert (case.round_number, case.respond_due_at, case.resolve_due_at) == (2, R + 24 * H, R + 7 * D)
+    assert (case.earlier_respond_late, case.earlier_resolve_late, case.earlier_lateness) == (False, True, D)
+    first = CaseRound.objects.get(case=case)
+    assert (first.number, first.started_at, first.ended_at) == (1, T1, R)
+    assert (first.respond_late, first.resolve_late, first.resolve_breached_at) == (False, True, T1 + 7 * D)
+    assert (first.satisfaction, first.callback_solved) == (Satisfaction.UNSATISFIED, False)
+    assert case.dispatched_at == T1 + H  # the dispatch deadline is the case's: met once, kept
+
+    services.accept(case.pk, actor=dora, now=R + H)
+    services.respond(case.pk, actor=dora, note="再次联系", now=R + H)
+    services.resolve(case.pk, actor=dora, solved=True, result="已修好", now=R + 2 * D)
+    services.callback(case.pk, actor=dora, contacted=True, solved=True, satisfaction=Satisfaction.SATISFIED,
+                      now=R + 2 * D + H)
+    now = R + 10 * D
+    sweep(now, notify=False)
+    case = Case.objects.get(pk=case.pk)
+    assert case.resolve_breached_at is None and case.resolved_on_time is True  # the current round alone
+    assert CaseEvent.objects.filter(case=case, action=Action.RESOLVE_BREACH).count() == 1
+
+    only = Case.objects.filter(pk=case.pk)
+    (per_case,) = selectors.rates(cases=only, now=now)
+    assert (per_case["respond_on_time"], per_case["respond_decided"]) == (1, 1)
+    assert (per_case["resolve_on_time"], per_case["resolve_decided"], per_case["resolve_on_time_rate"]) == (0, 1, 0.0)
+    assert per_case["overdue"] == 1
+    assert (per_case["valid_callbacks"], per_case["satisfaction_rate"]) == (1, 1.0)
+    (per_round,) = selectors.rates(cases=only, now=now, counting="round")
+    assert (per_round["respond_on_time"], per_round["respond_decided"]) == (2, 2)
+    assert (per_round["resolve_on_time"], per_round["resolve_decided"], per_round["resolve_on_time_rate"]) == (1, 2, 0.5)
+    assert per_round["overdue"] == 1
+    assert (per_round["valid_callbacks"], per_round["satisfied"], per_round["unsatisfied"]) == (2, 1, 1)
+    assert per_round["satisfaction_rate"] == 0.5
+
+    listed = list(selectors.overdue_cases(now=now, cases=only))
+    assert [(c.pk, c.lateness) for c in listed] == [(case.pk, D)]
+    assert not selectors.overdue_cases(now=now, cases=only, open_only=True).exists()
+
+    selectors.refresh_daily_stats(full=True, now=now)
+    day = T1.date()
+    (stored,) = [row for row in selectors.rates(group_by="village", start=day, end=day, now=now)
+                 if row["key"] == town.a1.village.code]
+    assert (stored["resolve_on_time"], stored["resolve_decided"], stored["overdue"]) == (0, 1, 1)
+    answer = api(town, Role.SUPERVISOR).get("/api/v1/stats/rates/", {
+        "start": day.isoformat(), "end": day.isoformat(), "counting": "round"}).json()
+    assert answer["counting"] == "round"
+    assert (answer["results"][0]["resolve_on_time"], answer["results"][0]["valid_callbacks"]) == (1, 2)
+    detail = api(town, Role.SUPERVISOR).get(f"/api/v1/cases/{case.pk}/").json()
+    assert (detail["round_number"], detail["earlier_resolve_late"], len(detail["rounds"])) == (2, True, 1)
+    assert (detail["rounds"][0]["resolve_late"], detail["rounds"][0]["satisfaction"]) == (True, "unsatisfied")
+    client.force_login(town.user(Role.SUPERVISOR))
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert 'data-testid="rounds"' in page and "第 1 轮" in page and "当前第 2 轮" in page

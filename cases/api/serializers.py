@@ -14,7 +14,7 @@ from cases import rules, services
 from cases.boundary import has_passed
 from cases.boundary import met as deadline_met
 from cases.choices import Satisfaction, Status, Urgency
-from cases.models import Case, CaseEvent, Category, Notification, SlaPolicy
+from cases.models import Case, CaseEvent, CaseRound, Category, Notification, SlaPolicy
 from grids.api.base import IdField
 from grids.models import Cadre, Grid, VillageAssignment
 from grids.scope import active_on
@@ -36,7 +36,8 @@ def blank_or_choice(choices, **kwargs) -> serializers.ChoiceField:
 class DeadlineSerializer(serializers.Serializer):
     """The state of one deadline of a case at the request's time (see :func:`deadline_state`)."""
 
-    due_at = serializers.DateTimeField(allow_null=True, help_text="The deadline (null until dispatch).")
+    due_at = serializers.DateTimeField(allow_null=True, help_text="The deadline, set from received_at at receipt "
+                                                                  "(null: no such deadline).")
     warn_at = serializers.DateTimeField(allow_null=True, help_text="When the warning point passes.")
     met_at = serializers.DateTimeField(allow_null=True, help_text="When it was met (responded / resolved).")
     open = serializers.BooleanField(help_text="Set, not met, and the case not cancelled: the clock is running.")
@@ -81,6 +82,20 @@ class CaseDeadlinesSerializer(serializers.Serializer):
     resolve = DeadlineSerializer(help_text="Resolve (办结) by this deadline.")
 
 
+class CaseRoundSerializer(serializers.ModelSerializer):
+    """A finished round of handling (办理轮次, :class:`cases.models.CaseRound`): kept whole at the reopen that
+    ended it; ``respond_late``/``resolve_late`` are its verdicts (null: no such deadline)."""
+
+    satisfaction = blank_or_choice(Satisfaction.choices)
+
+    class Meta:
+        model = CaseRound
+        fields = ["number", "started_at", "ended_at", "respond_due_at", "responded_at", "respond_breached_at",
+                  "respond_late", "resolve_due_at", "resolved_at", "resolve_breached_at", "resolve_late", "solved",
+                  "callback_at", "callback_contacted", "callback_solved", "satisfaction"]
+        read_only_fields = fields
+
+
 class CaseSerializer(serializers.ModelSerializer):
     """A case as shown to the caller: complainant phone masked unless the caller's role sees it whole."""
 
@@ -98,6 +113,10 @@ class CaseSerializer(serializers.ModelSerializer):
                   "window); null when no extension can be asked for.")
 
     satisfaction = blank_or_choice(Satisfaction.choices)
+    rounds = CaseRoundSerializer(many=True, read_only=True, help_text=(
+        "The case's finished rounds of handling (issue 12 §1), oldest first; the case's own deadline and callback "
+        "fields are its current round (round_number). earlier_respond_late / earlier_resolve_late: a finished "
+        "round was late — the case counts as late (per case, the default of the statistics)."))
 
     class Meta:
         model = Case
@@ -109,7 +128,8 @@ class CaseSerializer(serializers.ModelSerializer):
             "cancelled_at", "respond_due_at", "resolve_due_at", "deadline_source", "deadlines",
             "extension_requested_until", "extension_reason", "extension_latest_until", "escalated_at",
             "solved", "result", "callback_at", "callback_contacted", "callback_solved", "satisfaction",
-            "excluded", "exclusion_reason", "duplicate_of", "updated_at",
+            "excluded", "exclusion_reason", "duplicate_of", "round_number", "earlier_respond_late",
+            "earlier_resolve_late", "rounds", "updated_at",
         ]
         read_only_fields = fields
 

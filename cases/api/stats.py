@@ -32,7 +32,8 @@ GROUP_BY = ["village", "grid", "category", "source", "handler", "callback_source
             "assessment_month"]
 RATE_COLUMNS = [
     "key", "label", "received", "dispatched", "responded", "resolved", "closed", "overdue", "respond_on_time",
-    "resolve_on_time", "respond_on_time_rate", "resolve_on_time_rate", "closure_rate", "valid_callbacks",
+    "resolve_on_time", "respond_on_time_rate", "resolve_on_time_rate", "dispatch_on_time", "dispatch_decided",
+    "dispatch_on_time_rate", "closure_rate", "valid_callbacks",
     "response_rate", "resolution_rate", "satisfaction_rate", "satisfaction_lower_bound", "composite_score", "rank",
     *DURATION_FIELDS,
 ]
@@ -115,6 +116,11 @@ class RatesQuery(serializers.Serializer):
                                 help_text="Last day (Asia/Shanghai, inclusive) of cases received.")
     scope = serializers.ChoiceField(choices=["assessed", "all"], default="assessed",
                                     help_text="`assessed`: without excluded cases (剔除); `all`: 全口径.")
+    counting = serializers.ChoiceField(
+        choices=["case", "round"], default="case",
+        help_text="`case` (default, the stricter): each case once, late on a deadline if any round of handling "
+                  "was (a reopened case that was late stays late); `round`: every round counts — each finished "
+                  "round's respond/resolve verdict and valid callback besides the current round's.")
 
     def validate(self, attrs):
         attrs.setdefault("group_by", None)
@@ -141,6 +147,12 @@ class RateRowSerializer(serializers.Serializer):
     resolve_on_time = serializers.IntegerField(allow_null=True)
     respond_on_time_rate = serializers.FloatField(allow_null=True)
     resolve_on_time_rate = serializers.FloatField(allow_null=True)
+    dispatch_on_time = serializers.IntegerField(
+        allow_null=True, help_text="Cases dispatched at or before their dispatch deadline (DB11/T 2021—2022).")
+    dispatch_decided = serializers.IntegerField(
+        allow_null=True, help_text="Cases whose dispatch deadline is decided: dispatched, or open, undispatched "
+                                   "and past it.")
+    dispatch_on_time_rate = serializers.FloatField(allow_null=True)
     closure_rate = serializers.FloatField(allow_null=True)
     valid_callbacks = serializers.IntegerField(allow_null=True)
     response_rate = serializers.FloatField(allow_null=True)
@@ -174,6 +186,7 @@ class RatesSerializer(serializers.Serializer):
     start = serializers.DateField(allow_null=True)
     end = serializers.DateField(allow_null=True)
     scope = serializers.CharField()
+    counting = serializers.ChoiceField(choices=["case", "round"])
     results = RateRowSerializer(many=True, help_text="`null` figures mean “no data”.")
 
 
@@ -216,7 +229,7 @@ class RatesView(ScopedMixin, ExportMixin, APIView):
             case_filter = self.scope.case_filter()
             cases = None if case_filter is None else Case.objects.filter(case_filter)
             rows = selectors.rates(group_by=params["group_by"], start=params["start"], end=params["end"],
-                                   scope=params["scope"], cases=cases, now=self.now)
+                                   scope=params["scope"], cases=cases, now=self.now, counting=params["counting"])
             results = [{**{c: row.get(c) for c in RATE_COLUMNS},
                         "key": None if row.get("key") is None else str(row["key"])} for row in rows]
         return Response({
@@ -224,6 +237,7 @@ class RatesView(ScopedMixin, ExportMixin, APIView):
             "start": params["start"].isoformat() if isinstance(params["start"], dt.date) else None,
             "end": params["end"].isoformat() if isinstance(params["end"], dt.date) else None,
             "scope": params["scope"],
+            "counting": params["counting"],
             "results": results,
         })
 
@@ -263,7 +277,7 @@ class OverdueView(ScopedMixin, ExportMixin, generics.ListAPIView):
         query.is_valid(raise_exception=True)
         cases = self.scope.cases(Case.objects.all())
         return selectors.overdue_cases(now=self.now, cases=cases, open_only=query.validated_data["open_only"]
-                                       ).select_related("village", "grid", "category", "handler")
+                                       ).select_related("village", "grid", "category", "handler").prefetch_related("rounds")
 
     @extend_schema(
         tags=["statistics"], summary="Overdue cases, the latest first", parameters=[OverdueQuery, _FORMAT_PARAM],

@@ -89,14 +89,15 @@ class CaseViewSet(CaseDeskMixin, ScopedMixin, mixins.ListModelMixin, mixins.Retr
     filterset_class = CaseFilterSet
 
     def get_queryset(self):
-        qs = Case.objects.select_related("village", "grid", "category", "handler")
+        qs = Case.objects.select_related("village", "grid", "category", "handler").prefetch_related("rounds")
         return self.scope.cases(qs)
 
     def get_serializer_class(self):
         return CaseCreateSerializer if self.action == "create" else CaseSerializer
 
     def _answer(self, case, status_code=status.HTTP_200_OK):
-        case = Case.objects.select_related("village", "grid", "category", "handler").get(pk=case.pk)
+        case = (Case.objects.select_related("village", "grid", "category", "handler").prefetch_related("rounds")
+                .get(pk=case.pk))
         return Response(CaseSerializer(case, context=self.get_serializer_context()).data, status=status_code)
 
     def _input(self, serializer_class):

@@ -10,10 +10,11 @@ from .idempotency import IdempotencyKey
 from .interop import ExternalSystem, FeedbackAttempt, FeedbackDelivery, Open311Token, UpstreamOrder
 from .notification import Notification
 from .ops import OpsCounter, SweepRun
+from .round import CaseRound
 from .stats import DailyStat, StatFillState
 from .taxonomy import Category, SlaPolicy
 
-__all__ = ["ACCOUNT_EMAIL", "Attachment", "Case", "CaseEvent", "CaseQuerySet", "Category", "DailySequence",
+__all__ = ["ACCOUNT_EMAIL", "Attachment", "Case", "CaseEvent", "CaseQuerySet", "CaseRound", "Category", "DailySequence",
            "DailyStat", "Delivery", "DeliveryAttempt", "ExternalSystem", "FeedbackAttempt", "FeedbackDelivery",
            "Hotspot", "HotspotEvent", "HotspotMember", "HotspotSnapshot", "IdempotencyKey", "MonthlyTopic",
            "Notification", "NotificationChannel", "Open311Token", "OpsCounter", "ProactiveLink", "SlaPolicy",

@@ -80,9 +80,11 @@ class CaseQuerySet(models.QuerySet):
         return self.filter(passed_q("next_check_at", now))
 
     def overdue(self, now: dt.datetime):
-        """Open cases past a deadline they have not met: unresponded past respond due, unresolved past resolve due."""
+        """Open cases past a deadline they have not met: undispatched past dispatch due, unresponded past
+        respond due, unresolved past resolve due (the current round's deadlines, at ``now``)."""
         return self.filter(
-            open_past_q("responded_at", "respond_due_at", now) | open_past_q("resolved_at", "resolve_due_at", now),
+            open_past_q("dispatched_at", "dispatch_due_at", now) | open_past_q("responded_at", "respond_due_at", now)
+            | open_past_q("resolved_at", "resolve_due_at", now),
             status__in=OPEN_STATES,
         )
 
@@ -134,6 +136,7 @@ class Case(models.Model):
 
     # Milestones (UTC).
     received_at = models.DateTimeField(_("受理时间"))
+    # The first dispatch: a reassignment (改派) or a reopen (重办) keeps it; each is an event of its own.
     dispatched_at = models.DateTimeField(_("派单时间"), null=True, blank=True)
     accepted_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
     responded_at = models.DateTimeField(_("联系时间"), null=True, blank=True)
@@ -160,6 +163,13 @@ class Case(models.Model):
     resolve_warned_at = models.DateTimeField(_("办结已预警"), null=True, blank=True)
     resolve_breached_at = models.DateTimeField(_("办结超时于"), null=True, blank=True)
     next_check_at = models.DateTimeField(_("下次检查"), null=True, blank=True, editable=False)
+
+    # Rounds (办理轮次, issue 12 §1): the columns above hold the current round; each earlier round is a
+    # CaseRound row, and its verdicts are folded here (cases.rounds.fold_into_case), never to be cleared.
+    round_number = models.PositiveSmallIntegerField(_("当前轮次"), default=1, editable=False)
+    earlier_respond_late = models.BooleanField(_("往轮响应超时"), default=False, editable=False)
+    earlier_resolve_late = models.BooleanField(_("往轮办结超时"), default=False, editable=False)
+    earlier_lateness = models.DurationField(_("往轮最大超时"), null=True, blank=True, editable=False)
 
     # Extension (延期): a pending request, then the approved move of resolve_due_at.
     extension_requested_until = models.DateTimeField(_("申请延期至"), null=True, blank=True)

@@ -34,6 +34,8 @@ class DailyStat(models.Model):
     responded = models.PositiveIntegerField(_("已联系"), default=0)
     resolved = models.PositiveIntegerField(_("已办结"), default=0)
     closed = models.PositiveIntegerField(_("已结案"), default=0)
+    dispatch_met = models.PositiveIntegerField(_("有时限且已派单"), default=0)
+    dispatch_on_time = models.PositiveIntegerField(_("按时派单"), default=0)
     respond_met = models.PositiveIntegerField(_("有时限且已联系"), default=0)
     respond_on_time = models.PositiveIntegerField(_("按时联系"), default=0)
     resolve_met = models.PositiveIntegerField(_("有时限且已办结"), default=0)

@@ -185,6 +185,8 @@ def _case_context(request, case, *, bound: dict | None = None) -> dict:
                 for e in events]
     stopped = case.cancelled_at if case.status == Status.CANCELLED else None
     deadlines = [
+        (_("派单时限"), deadline_state(due_at=case.dispatch_due_at, warn_at=case.dispatch_warn_at,
+                                      met_at=case.dispatched_at, now=now, stopped_at=stopped)),
         (_("联系时限"), deadline_state(due_at=case.respond_due_at, warn_at=case.respond_warn_at,
                                       met_at=case.responded_at, now=now, stopped_at=stopped)),
         (_("办结时限"), deadline_state(due_at=case.resolve_due_at, warn_at=case.resolve_warn_at,
@@ -199,6 +201,7 @@ def _case_context(request, case, *, bound: dict | None = None) -> dict:
     shown = {"title": rules.shown_text(scope, case.title), "description": rules.shown_text(scope, case.description)}
     names = {spec.name for spec, _form in actions}
     return {"case": case, "shown": shown, "actions": actions, "timeline": timeline, "deadlines": deadlines,
+            "rounds": list(case.rounds.order_by("number")),
             "countdown": countdown(case, now), "category_path": category_path, "phone": phone,
             "may_reveal": rules.may_reveal_phone(scope, case), "next_step": next_step(case, names),
             "open_action": next(iter(bound), None) or next_step(case, names),
