@@ -48,7 +48,7 @@ import math
 from collections import Counter, defaultdict
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
@@ -609,7 +609,34 @@ def overdue_cases(*, now: dt.datetime, cases=None, open_only: bool = False):
 # --- Snapshots ---------------------------------------------------------------------------------------
 
 
+#: DailyStat's grain columns, in the order :func:`_insert_rows` selects them.
+_GRAIN = ("day", "village_id", "grid_id", "category_id", "source", "handler_id", "excluded")
+
+
+def _insert_rows(queryset) -> int:
+    """Aggregate ``queryset`` (cases) into DailyStat rows with one ``INSERT … SELECT … GROUP BY`` statement:
+    the rows never pass through Python, so memory stays flat whatever the number of cases (issue 17 §3).
+    The SELECT is the ORM's own (the aggregates of :func:`_static_aggregates`, the one definition the live
+    readings use too). Returns the number of rows written."""
+    grouped = queryset.order_by().values(
+        g_day=TruncDate("received_at", tzinfo=_tz()), g_village=F("village_id"), g_grid=F("grid_id"),
+        g_category=_top_category(), g_source=F("source"), g_handler=F("handler_id"), g_excluded=F("excluded"),
+    ).annotate(**{f"n_{name}": agg for name, agg in _static_aggregates().items()})
+    grouped = grouped.values_list("g_day", "g_village", "g_grid", "g_category", "g_source", "g_handler",
+                                  "g_excluded", *(f"n_{name}" for name in STATIC_FIELDS))
+    using = router.db_for_write(DailyStat)  # read and write on the primary (never a statistics replica)
+    select, params = grouped.query.get_compiler(using=using).as_sql()
+    ops = connections[using].ops
+    table = ops.quote_name(DailyStat._meta.db_table)
+    columns = ", ".join(ops.quote_name(c) for c in (*_GRAIN, *STATIC_FIELDS))
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)
+        return cursor.rowcount
+
+
 def _compute_rows(queryset) -> list[DailyStat]:
+    """The DailyStat rows of ``queryset`` in memory (unsaved): what :func:`_insert_rows` writes, for tests
+    and small checks."""
     grouped = queryset.order_by().values(
         g_day=TruncDate("received_at", tzinfo=_tz()), g_village=F("village_id"), g_grid=F("grid_id"),
         g_category=_top_category(), g_source=F("source"), g_handler=F("handler_id"), g_excluded=F("excluded"),
@@ -638,9 +665,12 @@ def refresh_daily_stats(*, days=(), since: dt.date | None = None, full: bool = F
     with transaction.atomic():
         state, _ = StatFillState.objects.select_for_update().get_or_create(name=FILL_STATE)
         full = full or state.clean_until is None
+        written = 0
+        touched = Q()  # the stored days rewritten
         if full:
             DailyStat.objects.all().delete()
-            rows = _compute_rows(Case.objects.all())
+            for first, last in _year_runs():  # one statement per year: short statements, flat memory
+                written += _insert_rows(Case.objects.filter(_received_between(first, last)))
         else:
             target = set(days) | dirty_days(state.clean_until)
             if since is not None:
@@ -648,7 +678,6 @@ def refresh_daily_stats(*, days=(), since: dt.date | None = None, full: bool = F
             runs = _day_ranges(target)
             if since is not None:
                 runs.append((since, None))
-            rows = []
             for i in range(0, len(runs), 50):
                 chunk = runs[i:i + 50]
                 stored = Q(pk__in=[])
@@ -657,12 +686,26 @@ def refresh_daily_stats(*, days=(), since: dt.date | None = None, full: bool = F
                     stored |= Q(day__gte=first) & (Q(day__lte=last) if last else Q())
                     received |= _received_between(first, last)
                 DailyStat.objects.filter(stored).delete()
-                rows.extend(_compute_rows(Case.objects.filter(received)))
-        DailyStat.objects.bulk_create(rows, batch_size=1000)
+                written += _insert_rows(Case.objects.filter(received))
+            touched = Q(pk__in=[])
+            for first, last in runs:
+                touched |= Q(day__gte=first) & (Q(day__lte=last) if last else Q())
         state.clean_until = now - dt.timedelta(seconds=settings.STATS_SNAPSHOT_MARGIN_SECONDS)
         state.refreshed_at = now
         state.save()
-    return {"full": full, "days": len({r.day for r in rows}), "rows": len(rows), "clean_until": state.clean_until.isoformat()}
+    days = DailyStat.objects.filter(touched).order_by().values("day").distinct().count() if written else 0
+    return {"full": full, "days": days, "rows": written, "clean_until": state.clean_until.isoformat()}
+
+
+def _year_runs() -> list[tuple[dt.date | None, dt.date | None]]:
+    """The received years of the cases as inclusive ``(first, last)`` date runs (Asia/Shanghai), the first
+    and last open-ended so nothing falls outside; ``[(None, None)]`` without cases."""
+    bounds = Case.objects.aggregate(first=models.Min("received_at"), last=models.Max("received_at"))
+    if bounds["first"] is None:
+        return [(None, None)]
+    years = range(local_date(bounds["first"]).year, local_date(bounds["last"]).year + 1)
+    return [(None if y == years[0] else dt.date(y, 1, 1), None if y == years[-1] else dt.date(y, 12, 31))
+            for y in years]
 
 
 __all__ = [
