@@ -105,12 +105,17 @@ class CaseForm(forms.Form):
             self.fields["source"].choices = [(Source.DEPUTY.value, Source.DEPUTY.label)]
         elif Role.DEPUTY in scope.roles:
             self.fields["source"].choices = [(Source.DEPUTY.value, Source.DEPUTY.label)] + self.fields["source"].choices
-        if origin is not None:
+        if origin is not None and origin.villages is not None:  # a choice among the origin's villages
+            self.fields["village"].queryset = origin.villages
+            self.fields["village"].initial = origin.village.pk
+            self.fields["grid"].queryset = self.fields["grid"].queryset.filter(village__in=origin.villages)
+        elif origin is not None:
             village_id = origin.village.pk
             self.fields["village"].queryset = Village.objects.filter(pk=village_id)
             self.fields["village"].initial = village_id
             self.fields["village"].disabled = True
             self.fields["grid"].queryset = self.fields["grid"].queryset.filter(village_id=village_id)
+        if origin is not None:
             self.fields["source"].choices = [(origin.source, Source(origin.source).label)]
             self.fields["source"].initial = origin.source
             self.fields["source"].disabled = True
@@ -134,7 +139,7 @@ class CaseForm(forms.Form):
 
     def case_fields(self) -> dict:
         """The cleaned fields as keyword arguments of ``cases.services.create_case`` (without the origin's
-        fixed village and source when logging from one)."""
+        fixed source, and its village unless it offers a choice, when logging from one)."""
         d = self.cleaned_data
         fields = {
             "kind": d["kind"], "title": d["title"], "description": d.get("description", ""),
@@ -143,8 +148,9 @@ class CaseForm(forms.Form):
         }
         if d.get("urgency"):
             fields["urgency"] = d["urgency"]
-        if self.origin is None:
+        if self.origin is None or self.origin.villages is not None:
             fields["village"] = d["village"]
+        if self.origin is None:
             fields["source"] = d["source"]
         return fields
 
