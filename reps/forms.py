@@ -4,10 +4,10 @@ are in the active language and name their field."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cases.forms import local_datetime_field
+from cases.forms import LabelledErrors, local_datetime_field
 
 
-class VisitRecordForm(forms.Form):
+class VisitRecordForm(LabelledErrors, forms.Form):
     """Record a reception-day visit (走访接待日) for ``reps.visits.record_visit``."""
 
     started_at = local_datetime_field(_("开始时间"))
@@ -32,7 +32,7 @@ class DeputyChoices(forms.ModelMultipleChoiceField):
         return f"{deputy.name}（{deputy.station.name}）" if self.with_station else deputy.name
 
 
-class ReceptionPlanForm(forms.Form):
+class ReceptionPlanForm(LabelledErrors, forms.Form):
     """Plan an extra reception (安排接待) for ``reps.services.create_reception``: ``stations`` (a queryset)
     are those the user may run, ``deputies`` (a queryset) those who may be put on duty."""
 
@@ -54,7 +54,7 @@ class ReceptionPlanForm(forms.Form):
         self.fields["deputies"].with_station = len({d.station_id for d in deputies}) > 1
 
 
-class ReceptionRecordForm(forms.Form):
+class ReceptionRecordForm(LabelledErrors, forms.Form):
     """Record a reception as held (接待记录) for ``reps.services.record_reception``; ``deputies`` (a
     queryset) are those who may be ticked as present."""
 

@@ -1,0 +1,35 @@
+"""Chinese wording the pages show (issue 16 §8): messages that name their field, weeks as dates, categories
+in pinyin order."""
+import pytest
+from django import forms
+from django.utils import translation
+
+from cases.forms import LabelledErrors
+
+
+class Sample(LabelledErrors, forms.Form):
+    count = forms.IntegerField(label="走访户数", min_value=0, max_value=10)
+    at = forms.DateTimeField(label="开始时间")
+    kind = forms.ChoiceField(label="诉求类型", choices=[("help", "求助")])
+    note = forms.CharField(label="说明", max_length=3)
+    keep = forms.CharField(label="理由", error_messages={"required": "请写明理由。"})
+
+
+@pytest.mark.parametrize(("data", "zh", "en"), [
+    ({}, {"count": "请填写走访户数。", "at": "请填写开始时间。", "kind": "请选择诉求类型。", "note": "请填写说明。",
+          "keep": "请写明理由。"},
+     {"count": "走访户数: this field is required.", "kind": "诉求类型: please choose one."}),
+    ({"count": "x", "at": "昨天", "kind": "other", "note": "四个字呀", "keep": "有"},
+     {"count": "走访户数须为整数。", "at": "开始时间须按“年-月-日 时:分”填写。", "kind": "所选诉求类型不在可选范围内。",
+      "note": "说明最多 3 个字（现有 4 个字）。"},
+     {"count": "走访户数: enter a whole number.", "note": "说明: at most 3 characters (it has 4)."}),
+    ({"count": "11", "at": "2025-04-07 09:00", "kind": "help", "note": "好", "keep": "有"},
+     {"count": "走访户数不能大于 10。"}, {"count": "走访户数: must be at most 10."}),
+])
+def test_form_messages_name_their_field_and_never_say_variable(data, zh, en):
+    with translation.override("zh-hans"):
+        errors = {name: " ".join(msgs) for name, msgs in Sample(data).errors.items()}
+    assert errors == zh and not any("变量" in m or "该字段" in m or "这个字段" in m for m in errors.values())
+    with translation.override("en"):
+        errors = {name: " ".join(msgs) for name, msgs in Sample(data).errors.items()}
+    assert {name: errors[name] for name in en} == en
