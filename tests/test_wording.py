@@ -1,9 +1,12 @@
 """Chinese wording the pages show (issue 16 §8): messages that name their field, weeks as dates, categories
 in pinyin order."""
+import datetime as dt
+
 import pytest
 from django import forms
 from django.utils import translation
 
+from cases.desk.dates import week_range
 from cases.forms import LabelledErrors
 
 
@@ -33,3 +36,16 @@ def test_form_messages_name_their_field_and_never_say_variable(data, zh, en):
     with translation.override("en"):
         errors = {name: " ".join(msgs) for name, msgs in Sample(data).errors.items()}
     assert {name: errors[name] for name in en} == en
+
+
+@pytest.mark.parametrize(("week", "today", "zh", "en"), [
+    ("2026-W49", dt.date(2026, 12, 3), "11月30日–12月6日", "11/30–12/6"),
+    ("2026-W01", dt.date(2026, 1, 2), "2025年12月29日–2026年1月4日", "2025/12/29–2026/1/4"),
+    ("2025-W41", dt.date(2026, 12, 3), "2025年10月6日–2025年10月12日", "2025/10/6–2025/10/12"),
+    ("本周", dt.date(2026, 12, 3), "本周", "本周"),
+])
+def test_an_iso_week_reads_as_its_dates(week, today, zh, en):
+    with translation.override("zh-hans"):
+        assert week_range(week, today=today) == zh
+    with translation.override("en"):
+        assert week_range(week, today=today) == en
