@@ -353,22 +353,41 @@ class PeriodForm(forms.Form):
 # --- Desk (issue 16) ------------------------------------------------------------------------------------
 
 
+def _path(category) -> list[str]:
+    names, node = [], category
+    while node is not None:
+        names.insert(0, node.name)
+        node = node.parent
+    return names
+
+
+class _PinyinPathIterator(forms.models.ModelChoiceIterator):
+    """The choices of :class:`CategoryPathField` in the order people read (issue 16 §8): level by level in
+    pinyin order with "其他…" last (:func:`cases.desk.ordering.category_sort_key`), not by code point."""
+
+    def __iter__(self):
+        from .desk.ordering import category_sort_key
+
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in sorted(self.queryset, key=lambda c: [category_sort_key(name) for name in _path(c)]):
+            yield self.choice(obj)
+
+
 class CategoryPathField(forms.ModelChoiceField):
-    """A category as its path (一级 / 二级 / 三级), for the edit form's select."""
+    """A category as its path (一级 / 二级 / 三级), for the edit form's select, in pinyin order."""
+
+    iterator = _PinyinPathIterator
 
     def label_from_instance(self, category):
-        names, node = [], category
-        while node is not None:
-            names.insert(0, node.name)
-            node = node.parent
-        return " / ".join(names)
+        return " / ".join(_path(category))
 
 
 class EditForm(ActionForm):
     """Correct a case at intake (``cases.desk.editing.edit_case``): what is left as it was is not changed."""
 
     category = CategoryPathField(label=_("诉求分类"), required=False, empty_label=_("（未分类）"),
-                                 queryset=Category.objects.select_related("parent__parent").order_by("parent__parent__name", "parent__name", "name"))
+                                 queryset=Category.objects.select_related("parent__parent"))
     kind = forms.ChoiceField(label=_("诉求类型"), choices=CaseKind.choices)
     urgency = forms.ChoiceField(label=_("紧急程度"), choices=Urgency.choices)
     title = forms.CharField(label=_("标题"), max_length=200)

@@ -49,3 +49,28 @@ def test_an_iso_week_reads_as_its_dates(week, today, zh, en):
         assert week_range(week, today=today) == zh
     with translation.override("en"):
         assert week_range(week, today=today) == en
+
+
+
+@pytest.mark.django_db
+def test_category_pickers_sort_by_pinyin_with_other_last(client):
+    from django.contrib.auth.models import User
+
+    from cases.forms import EditForm
+    from cases.models import Category
+
+    names = ["其他事项（测）", "城乡建设（测）", "安全生产（测）", "治安管理（测）"]  # code point: 其 < 城 < 安 < 治
+    roots = {name: Category.objects.create(name=name, level=1) for name in names}
+    Category.objects.create(name="其他（测）", level=2, parent=roots["城乡建设（测）"])
+    Category.objects.create(name="道路（测）", level=2, parent=roots["城乡建设（测）"])
+    Category.objects.create(name="绿化（测）", level=2, parent=roots["城乡建设（测）"])
+    expected = ["安全生产（测）", "城乡建设（测）", "城乡建设（测） / 道路（测）", "城乡建设（测） / 绿化（测）",
+                "城乡建设（测） / 其他（测）", "治安管理（测）", "其他事项（测）"]
+    labels = [str(label) for _value, label in EditForm().fields["category"].choices]
+    assert labels[0] == "（未分类）" and [x for x in labels if "（测）" in x] == expected
+
+    client.force_login(User.objects.create_user("reader"))
+    tree = client.get("/api/v1/categories/tree/").json()
+    mine = [node for node in tree if "（测）" in node["name"]]
+    assert [node["name"] for node in mine] == ["安全生产（测）", "城乡建设（测）", "治安管理（测）", "其他事项（测）"]
+    assert [c["name"] for c in mine[1]["children"]] == ["道路（测）", "绿化（测）", "其他（测）"]
