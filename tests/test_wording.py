@@ -74,3 +74,29 @@ def test_category_pickers_sort_by_pinyin_with_other_last(client):
     mine = [node for node in tree if "（测）" in node["name"]]
     assert [node["name"] for node in mine] == ["安全生产（测）", "城乡建设（测）", "治安管理（测）", "其他事项（测）"]
     assert [c["name"] for c in mine[1]["children"]] == ["道路（测）", "绿化（测）", "其他（测）"]
+
+
+# --- "Changed by someone else" only when it was (the same user's other tab says so) --------------------------
+
+
+@pytest.mark.django_db
+def test_a_stale_form_names_who_changed_the_case(client):
+    """Two tabs of one dispatcher, then a supervisor's change: the stale form is refused either way, and only
+    the supervisor's change reads 已被他人更改."""
+    from cases import services
+    from cases.choices import Action, Status
+    from cases.models import CaseEvent
+    from grids.choices import Role
+    from tests import factories
+    from tests.test_desk_pages import T0, make
+
+    town = factories.build_town()
+    case = make(town, Status.RECEIVED)
+    services.dispatch(case, actor=town.user(Role.SUPERVISOR), grid=town.a1, now=T0)
+    client.force_login(town.user(Role.DISPATCHER))
+    stale = client.post(f"/cases/{case.pk}/do/cancel/", {"cancel-seen": "received", "cancel-reason": "重复"},
+                        follow=True).content.decode()
+    assert f"诉求 {case.number} 已被他人更改（现为“已派单”）。" in stale and "其他窗口" not in stale
+    case.refresh_from_db()
+    assert case.status == Status.DISPATCHED
+    assert not CaseEvent.objects.filter(case=case, action=Action.CANCELLED).exists()
