@@ -31,6 +31,68 @@ phone_validator = RegexValidator(r"^[0-9+\-() ]{5,30}$", _("电话号码只能�
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, Asia/Shanghai wall time
 
 
+# --- Messages that name their field (issue 16 §8) ------------------------------------------------------------
+
+_CHOSEN = (forms.ChoiceField, forms.ModelChoiceField, forms.BooleanField)
+
+
+def _defaults(field) -> dict:
+    """Django's own error messages of ``field``'s class (merged along its MRO, as ``Field.__init__`` does)."""
+    messages = {}
+    for klass in reversed(type(field).__mro__):
+        messages.update(getattr(klass, "default_error_messages", {}))
+    return messages
+
+
+def labelled_messages(field) -> dict:
+    """Error messages for ``field`` (a form field with a label) that name it — "请选择诉求类型。" instead of
+    Django's "该字段是必填项。", "走访户数须为整数。" instead of "输入整数。", and length and range messages with
+    the label in front — for each message the field's class would show as Django's default. Messages a
+    form gave on purpose are kept. Built in the active language; ``{label}`` is filled in before Django fills
+    ``%(limit_value)s`` and the like."""
+    label = str(field.label).replace("%", "%%")
+    if isinstance(field, forms.FileField):
+        required = _("请选择要上传的{label}。")
+    elif isinstance(field, _CHOSEN):
+        required = _("请选择{label}。")
+    else:
+        required = _("请填写{label}。")
+    wanted = {"required": required, "invalid_choice": _("所选{label}不在可选范围内。"),
+              "max_length": _("{label}最多 %(limit_value)d 个字（现有 %(show_value)d 个字）。"),
+              "min_length": _("{label}至少需要 %(limit_value)d 个字（现有 %(show_value)d 个字）。"),
+              "min_value": _("{label}不能小于 %(limit_value)s。"), "max_value": _("{label}不能大于 %(limit_value)s。")}
+    if isinstance(field, forms.DateTimeField):
+        wanted["invalid"] = _("{label}须按“年-月-日 时:分”填写。")
+    elif isinstance(field, forms.DateField):
+        wanted["invalid"] = _("{label}须按“年-月-日”填写。")
+    elif isinstance(field, forms.IntegerField) and not isinstance(field, (forms.DecimalField, forms.FloatField)):
+        wanted["invalid"] = _("{label}须为整数。")
+    elif isinstance(field, (forms.DecimalField, forms.FloatField)):
+        wanted["invalid"] = _("{label}须为数字。")
+    elif isinstance(field, forms.ModelMultipleChoiceField):
+        wanted["invalid_choice"] = _("所选{label}不在可选范围内。")
+    if isinstance(field, forms.FileField):  # its max_length is the file name's
+        del wanted["max_length"], wanted["min_length"]
+    defaults = _defaults(field)
+    answer = {}
+    for code, message in wanted.items():
+        current = field.error_messages.get(code)
+        if current is None or current is defaults.get(code):
+            answer[code] = str(message).replace("{label}", label)
+    return answer
+
+
+class LabelledErrors:
+    """Form mixin: every labelled field's default messages name the field (:func:`labelled_messages`), so
+    a page never shows Django's "该字段是必填项。" or a "变量" without saying which field it means."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if field.label and not field.widget.is_hidden:
+                field.error_messages = {**field.error_messages, **labelled_messages(field)}
+
+
 class GridSelect(forms.Select):
     """A select of micro-grids whose options carry ``data-village`` (the village id), so the page's script
     can narrow them to the village chosen or typed."""
@@ -65,7 +127,7 @@ def local_input(moment: dt.datetime) -> str:
     return timezone.localtime(moment).strftime(LOCAL_INPUT)
 
 
-class CaseForm(forms.Form):
+class CaseForm(LabelledErrors, forms.Form):
     """Log a case (登记). ``scope`` narrows villages and grids and offers source ``deputy`` to deputies;
     ``origin`` (optional, a :class:`cases.pages.CaseOrigin` such as a visit) fixes its source and village.
     The category comes from the page's
@@ -105,12 +167,17 @@ class CaseForm(forms.Form):
             self.fields["source"].choices = [(Source.DEPUTY.value, Source.DEPUTY.label)]
         elif Role.DEPUTY in scope.roles:
             self.fields["source"].choices = [(Source.DEPUTY.value, Source.DEPUTY.label)] + self.fields["source"].choices
-        if origin is not None:
+        if origin is not None and origin.villages is not None:  # a choice among the origin's villages
+            self.fields["village"].queryset = origin.villages
+            self.fields["village"].initial = origin.village.pk
+            self.fields["grid"].queryset = self.fields["grid"].queryset.filter(village__in=origin.villages)
+        elif origin is not None:
             village_id = origin.village.pk
             self.fields["village"].queryset = Village.objects.filter(pk=village_id)
             self.fields["village"].initial = village_id
             self.fields["village"].disabled = True
             self.fields["grid"].queryset = self.fields["grid"].queryset.filter(village_id=village_id)
+        if origin is not None:
             self.fields["source"].choices = [(origin.source, Source(origin.source).label)]
             self.fields["source"].initial = origin.source
             self.fields["source"].disabled = True
@@ -134,7 +201,7 @@ class CaseForm(forms.Form):
 
     def case_fields(self) -> dict:
         """The cleaned fields as keyword arguments of ``cases.services.create_case`` (without the origin's
-        fixed village and source when logging from one)."""
+        fixed source, and its village unless it offers a choice, when logging from one)."""
         d = self.cleaned_data
         fields = {
             "kind": d["kind"], "title": d["title"], "description": d.get("description", ""),
@@ -143,8 +210,9 @@ class CaseForm(forms.Form):
         }
         if d.get("urgency"):
             fields["urgency"] = d["urgency"]
-        if self.origin is None:
+        if self.origin is None or self.origin.villages is not None:
             fields["village"] = d["village"]
+        if self.origin is None:
             fields["source"] = d["source"]
         return fields
 
@@ -152,7 +220,7 @@ class CaseForm(forms.Form):
 # --- Actions on a case --------------------------------------------------------------------------------
 
 
-class ActionForm(forms.Form):
+class ActionForm(LabelledErrors, forms.Form):
     """Base of every action form: ``seen`` is the case status the page showed, so that an action on a
     case changed meanwhile is refused (DESIGN §4: applies only if still in the state the caller saw).
     ``next`` is where to go afterwards (a local path)."""
@@ -285,22 +353,41 @@ class PeriodForm(forms.Form):
 # --- Desk (issue 16) ------------------------------------------------------------------------------------
 
 
+def _path(category) -> list[str]:
+    names, node = [], category
+    while node is not None:
+        names.insert(0, node.name)
+        node = node.parent
+    return names
+
+
+class _PinyinPathIterator(forms.models.ModelChoiceIterator):
+    """The choices of :class:`CategoryPathField` in the order people read (issue 16 §8): level by level in
+    pinyin order with "其他…" last (:func:`cases.desk.ordering.category_sort_key`), not by code point."""
+
+    def __iter__(self):
+        from .desk.ordering import category_sort_key
+
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in sorted(self.queryset, key=lambda c: [category_sort_key(name) for name in _path(c)]):
+            yield self.choice(obj)
+
+
 class CategoryPathField(forms.ModelChoiceField):
-    """A category as its path (一级 / 二级 / 三级), for the edit form's select."""
+    """A category as its path (一级 / 二级 / 三级), for the edit form's select, in pinyin order."""
+
+    iterator = _PinyinPathIterator
 
     def label_from_instance(self, category):
-        names, node = [], category
-        while node is not None:
-            names.insert(0, node.name)
-            node = node.parent
-        return " / ".join(names)
+        return " / ".join(_path(category))
 
 
 class EditForm(ActionForm):
     """Correct a case at intake (``cases.desk.editing.edit_case``): what is left as it was is not changed."""
 
     category = CategoryPathField(label=_("诉求分类"), required=False, empty_label=_("（未分类）"),
-                                 queryset=Category.objects.select_related("parent__parent").order_by("parent__parent__name", "parent__name", "name"))
+                                 queryset=Category.objects.select_related("parent__parent"))
     kind = forms.ChoiceField(label=_("诉求类型"), choices=CaseKind.choices)
     urgency = forms.ChoiceField(label=_("紧急程度"), choices=Urgency.choices)
     title = forms.CharField(label=_("标题"), max_length=200)
@@ -316,7 +403,7 @@ class EditForm(ActionForm):
         return {name: d.get(name) for name in ("category", "kind", "urgency", "title", "address", "lng", "lat")}
 
 
-class AttachmentForm(forms.Form):
+class AttachmentForm(LabelledErrors, forms.Form):
     """Upload a photo or file to a case (``cases.attachments.attach_to_case``)."""
 
     file = forms.FileField(label=_("照片或文件"), widget=forms.ClearableFileInput(

@@ -73,7 +73,9 @@ class CaseOrigin:
     ``param``/``value``: the query or form parameter that names it (``visit``, the id); ``note``: the line
     shown above the form (translated); ``create(actor=, now=, **case_fields) -> Case``: writes the case and
     the origin's link, inside the page's transaction (``case_fields`` as ``cases.services.create_case``
-    takes them, without village and source).
+    takes them, without village and source). ``villages`` (optional, a Village queryset): the villages the
+    user may choose among instead (a liaison station's reception: the villages it serves), ``village`` then
+    being the preset; the chosen one is passed to ``create`` as ``village``.
     """
 
     param: str
@@ -82,6 +84,7 @@ class CaseOrigin:
     source: str
     note: str
     create: Callable
+    villages: object = None
 
 
 _NAV: dict[str, NavEntry] = {}

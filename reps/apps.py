@@ -37,7 +37,9 @@ def _register_case_filters():
 
 def _register_pages():
     """The visits page in the menu (cadres), the demands page in the menu and as start page (deputies), the
-    visits section of the workbench, "log a case" from a visit and a deputy's demand on it (see :mod:`cases.pages`), and the station/deputy rows of the rates API."""
+    receptions page in the menu (deputies and the command centre), the visits section of the workbench,
+    "log a case" from a visit or a reception and a deputy's demand on it (see :mod:`cases.pages`), and the
+    station/deputy rows of the rates API."""
     from cases.choices import Source
     from cases.pages import (
         register_case_creator,
@@ -50,12 +52,16 @@ def _register_pages():
 
     from .api import stats
     from .views.deputies import create_deputy_demand
+    from .views.receptions import reception_origin
     from .views.visits import visit_origin, workbench_visits
 
     register_nav("web:visits", _("走访"), order=60, visible=lambda s: bool(s.cadre_id) and s.has(Role.CADRE))
     register_nav("web:demands", _("代表诉求"), order=45, visible=lambda s: s.has(Role.DEPUTY))
+    register_nav("web:receptions", _("接待活动"), order=46,
+                 visible=lambda s: s.has(Role.DEPUTY, Role.ADMIN, Role.DISPATCHER, Role.SUPERVISOR))
     register_start_page("web:demands", order=35, applies=lambda s: s.has(Role.DEPUTY))
     register_workbench_panel("reps/_workbench_visits.html", order=10, context=workbench_visits)
     register_case_origin("visit", visit_origin)
+    register_case_origin("reception", reception_origin)
     register_case_creator(Source.DEPUTY, create_deputy_demand)
     stats.register()

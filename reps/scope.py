@@ -84,3 +84,22 @@ def raised_demand_covers(scope, case) -> bool:
             RaisedDemand.objects.filter(deputy__user=user).values_list("case_id", flat=True))
         scope.cache["reps.raised_case_ids"] = ids
     return case.pk in ids
+
+
+# --- Who runs a station's receptions (the API and the pages) ------------------------------------------------
+
+
+def may_run_reception(scope, *, station_id: int, reception=None) -> bool:
+    """True when the user of ``scope`` may plan, record or cancel receptions of station ``station_id``:
+    the town-wide roles (admin, dispatcher, supervisor) at every station; an active deputy at their own
+    station, and at ``reception`` (a Reception, optional) when on its duty list. One query or two."""
+    if scope.town_wide:
+        return True
+    if Role.DEPUTY not in scope.roles or scope.user is None:
+        return False
+    from .models import Deputy
+
+    own = Deputy.objects.filter(user=scope.user, is_active=True)
+    if own.filter(station_id=station_id).exists():
+        return True
+    return reception is not None and reception.deputies.filter(pk__in=own.values("pk")).exists()

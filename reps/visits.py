@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.choices import NotificationKind, Source
+from cases.desk.dates import week_range
 from cases.desk.sessions import check_begun, day_start
 from cases.notifications import notify, supervisors
 from cases.services import TransitionNotAllowed, create_case, local_date
@@ -329,7 +330,8 @@ def mark_missed(now: dt.datetime | None = None) -> MissedReport:
                     % {"village": visit.village.short_name, "day": _day_label(visit.planned_date)},
                     body=_("包村干部%(cadre)s计划于%(day)s（%(week)s）到%(village)s走访接待，至今未记录，"
                            "已标记为未走访。")
-                    % {"cadre": visit.cadre.name, "day": _day_label(visit.planned_date), "week": visit.iso_week,
+                    % {"cadre": visit.cadre.name, "day": _day_label(visit.planned_date),
+                       "week": week_range(visit.iso_week, today=local_date(now)),
                        "village": visit.village.short_name},
                     dedupe_key=f"visit_missed:{visit.pk}", now=now,
                 )
@@ -396,7 +398,7 @@ def send_reminders(now: dt.datetime | None = None) -> ReminderReport:
                 title=_("明日走访接待日：%s") % visit.village.short_name,
                 body=_("%(day)s %(start)s–%(end)s 到%(village)s走访接待（%(week)s）。")
                 % {"day": _day_label(day), "start": f"{start:%H:%M}", "end": f"{end:%H:%M}",
-                   "village": visit.village.short_name, "week": visit.iso_week},
+                   "village": visit.village.short_name, "week": week_range(visit.iso_week, today=local_date(now))},
                 dedupe_key=f"visit_reminder:{visit.pk}", now=now,
             )
             report.reminded += 1
@@ -462,7 +464,8 @@ def record_visit(visit, *, actor, started_at: dt.datetime, ended_at: dt.datetime
                 _("该走访状态为“%s”，不能记录。") % locked.get_status_display(), code="visit_not_recordable"
             )
         if "started_at" not in errors and iso_week_label(local_date(started_at)) != locked.iso_week:
-            errors["started_at"] = _("走访时间须在该走访所属的周（%s）内。") % locked.iso_week
+            errors["started_at"] = _("走访时间须在该走访所属的周（%s）内。") % week_range(locked.iso_week,
+                                                                                 today=local_date(now))
         if errors:
             raise ValidationError(errors)
         locked.started_at, locked.ended_at = started_at, ended_at
@@ -589,7 +592,7 @@ def calendar_feed(cadre: Cadre, now: dt.datetime | None = None) -> bytes:
         event.add("dtend", ends)
         event.add("summary", _("走访接待日：%s") % visit.village.short_name)
         event.add("location", visit.village.name)
-        event.add("description", f"{visit.iso_week} · {visit.get_status_display()}")
+        event.add("description", f"{week_range(visit.iso_week, today=local_date(now))} · {visit.get_status_display()}")
         event.add("status", "CONFIRMED")
         cal.add_component(event)
         first = first or begins.date()

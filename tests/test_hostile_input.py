@@ -77,7 +77,7 @@ def test_far_off_dashboard_periods_answer_400_with_the_reason(client, town, url)
 
 PAGE_PARAMS = ["q", "status", "village", "grid", "start", "end", "scope", "page", "source", "urgency", "kind",
                "handler", "sort", "ordering", "week", "cursor", "before", "after", "overdue", "imported", "next",
-               "category", "page_size", "format"]
+               "category", "page_size", "format", "station", "reception", "visit"]
 HOSTILE_TEXT = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["0001-01-01", "9999-12-31", "2025-02-30", "-1", "0", "1e309", "99999999999999999999",
@@ -94,9 +94,10 @@ def test_generated_page_queries_never_get_a_server_error(town):
     pages = {
         Role.ADMIN: ["/", "/cases/", "/intake/", "/notifications/", "/dashboard/", f"/dashboard/villages/{town.a.pk}/",
                      "/dashboard/export/overdue.csv", "/dashboard/export/grids.xlsx", f"/cases/{case.pk}/",
-                     "/cases/new/"],
+                     "/cases/new/", "/receptions/", "/receptions/new/"],
         Role.GRID_LEADER: ["/workbench/", "/cases/", f"/cases/{case.pk}/"],
         Role.CADRE: ["/visits/", "/workbench/"],
+        Role.DEPUTY: ["/receptions/", "/demands/", "/cases/new/"],
     }
     failures = []
 

@@ -257,7 +257,8 @@ def test_a_dispatchers_hotline_case_waits_in_the_intake_queue(client, town):
     ({"description": "", "title": ""}, "description", "请填写标题或诉求内容。", "Give a title or a description."),
     ({"complainant_phone": "call me"}, "complainant_phone", "电话号码只能包含数字、空格、+、-和括号。",
      "A phone number may hold only digits, spaces, +, - and brackets."),
-    ({"kind": ""}, "kind", "该字段是必填项。", "This field is required."),
+    ({"kind": ""}, "kind", "请选择诉求类型。", "Kind: please choose one."),
+    ({"title": "长" * 201}, "title", "标题最多 200 个字（现有 201 个字）。", "Title: at most 200 characters (it has 201)."),
 ])
 def test_form_errors_are_shown_next_to_the_field_in_the_users_language(client, town, overrides, field, zh, en):
     login(client, town, Role.GRID_LEADER)
@@ -276,7 +277,7 @@ def test_a_grid_leader_cannot_log_in_a_grid_outside_own_grids(client, town):
     login(client, town, Role.GRID_LEADER)
     response = client.post("/cases/new/", case_form(town, grid=town.a2.pk), HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert response.status_code == 400
-    assert field_errors(response.content.decode(), "grid") == ["选择一个有效的选项： 该选择不在可用的选项中。"]
+    assert field_errors(response.content.decode(), "grid") == ["所选微网格不在可选范围内。"]
     response = client.post("/cases/new/", case_form(town, grid=""), HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert field_errors(response.content.decode(), "grid") == ["不在您的管辖范围内。"]
 
@@ -354,7 +355,7 @@ def test_a_services_validation_error_is_shown_next_to_the_field(client, town):
     assert 'id="act-extend" data-action="extend" open' in response.content.decode()
     response = client.post(f"/cases/{case.pk}/do/return/", {"return-seen": "accepted", "return-reason": ""},
                            HTTP_ACCEPT_LANGUAGE="zh-CN")
-    assert field_errors(response.content.decode(), "return-reason") == ["该字段是必填项。"]
+    assert field_errors(response.content.decode(), "return-reason") == ["请填写理由。"]
     assert Case.objects.get(pk=case.pk).status == Status.ACCEPTED
 
 
@@ -442,7 +443,7 @@ def test_a_cadre_records_this_weeks_visit_with_errors_next_to_the_fields(client,
             "started_at": "2025-04-07T11:00", "ended_at": "2025-04-07T09:00", "households_visited": "-1",
             "people_received": "3", "notes": ""}, HTTP_ACCEPT_LANGUAGE="zh-CN")
         assert bad.status_code == 400
-        assert field_errors(bad.content.decode(), "households_visited") == ["确保该值大于或等于0。"]
+        assert field_errors(bad.content.decode(), "households_visited") == ["走访户数不能小于 0。"]
         bad = client.post(f"/visits/{visit.pk}/record/", {
             "started_at": "2025-04-07T11:00", "ended_at": "2025-04-07T09:00", "households_visited": "4",
             "people_received": "3", "notes": ""}, HTTP_ACCEPT_LANGUAGE="zh-CN")
@@ -763,7 +764,7 @@ def test_reloading_a_failed_action_redirects_to_the_case_page(client, town):
     url = f"/cases/{case.pk}/do/resolve/"
     failed = client.post(url, {"resolve-seen": "responded", "resolve-solved": "yes", "resolve-result": ""},
                          HTTP_ACCEPT_LANGUAGE="zh-CN")
-    assert failed.status_code == 400 and field_errors(failed.content.decode(), "resolve-result") == ["该字段是必填项。"]
+    assert failed.status_code == 400 and field_errors(failed.content.decode(), "resolve-result") == ["请填写办理结果。"]
     reloaded = client.get(url)
     assert reloaded.status_code == 302 and reloaded["Location"] == f"/cases/{case.pk}/"
     assert client.head(url).status_code == 302

@@ -282,14 +282,17 @@ class CategoryViewSet(ScopedMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = CategoryFilterSet
     queryset = Category.objects.order_by("level", "name", "pk")
 
-    @extend_schema(tags=["reference data"], summary="The whole taxonomy as a tree",
+    @extend_schema(tags=["reference data"], summary="The whole taxonomy as a tree, each level in pinyin order (其他 last)",
                    responses={200: CategoryTreeSerializer(many=True), **error_responses(401)})
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def tree(self, request):
+        from cases.desk.ordering import category_sort_key
+
         nodes = {}
         roots = []
-        for pk, parent_id, name, level, urgency in Category.objects.order_by("level", "name", "pk").values_list(
-                "pk", "parent_id", "name", "level", "default_urgency"):
+        rows = sorted(Category.objects.values_list("pk", "parent_id", "name", "level", "default_urgency"),
+                      key=lambda r: (r[3], category_sort_key(r[2]), r[0]))  # each level in pinyin, 其他 last
+        for pk, parent_id, name, level, urgency in rows:
             node = {"id": pk, "name": name, "level": level, "default_urgency": urgency, "children": []}
             nodes[pk] = node
             (nodes[parent_id]["children"] if parent_id in nodes else roots).append(node)

@@ -50,22 +50,11 @@ def idempotency_field():
 
 @register.filter
 def week_range(iso_week):
-    """An ISO week ``2026-W49`` as the dates people read: "11月30日–12月6日" (with the year when the week is
-    not in the current one: "2025年12月29日–2026年1月4日"). Anything else is shown as given."""
-    import datetime as dt
+    """An ISO week ``2026-W49`` as the dates people read: "11月30日–12月6日" (with the years when the week is
+    not in the current one); :func:`cases.desk.dates.week_range`. Anything else is shown as given."""
+    from cases.desk.dates import week_range as text
 
-    try:
-        year, week = str(iso_week).split("-W")
-        monday = dt.date.fromisocalendar(int(year), int(week), 1)
-    except (ValueError, TypeError):
-        return iso_week
-    sunday = monday + dt.timedelta(days=6)
-    this_year = timezone.localtime(timezone.now(), timezone.get_default_timezone()).year
-    if monday.year == sunday.year == this_year:
-        return _("%(m1)s月%(d1)s日–%(m2)s月%(d2)s日") % {"m1": monday.month, "d1": monday.day, "m2": sunday.month,
-                                                       "d2": sunday.day}
-    return _("%(y1)s年%(m1)s月%(d1)s日–%(y2)s年%(m2)s月%(d2)s日") % {
-        "y1": monday.year, "m1": monday.month, "d1": monday.day, "y2": sunday.year, "m2": sunday.month, "d2": sunday.day}
+    return text(iso_week)
 
 
 @register.filter

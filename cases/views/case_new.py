@@ -92,7 +92,7 @@ def _log_case(request, form, scope, origin, now):
     registered creator (a deputy's demand) by that creator, unless it declines."""
     fields = form.case_fields()
     grid = fields.get("grid")
-    village = origin.village if origin is not None else fields["village"]
+    village = fields["village"] if "village" in fields else origin.village
     on_the_spot = form.cleaned_data.get("on_the_spot")
     action = "resolve_on_the_spot" if on_the_spot else "create"
     if not rules.can_create(scope, village_id=village.pk, grid_id=grid.pk if grid else None, action=action):

@@ -2,7 +2,7 @@
 demand) and deputy-raised cases with their five-step loop.
 
 Views declare queryset, serializer, filterset; what a user sees comes from ``reps.selectors`` over the
-caller's :class:`grids.scope.Scope` (outside it: 404), who may act from :func:`_may_run` (403), every state
+caller's :class:`grids.scope.Scope` (outside it: 404), who may act from :func:`reps.scope.may_run_reception` (403), every state
 change from ``reps.services`` (409 when the state does not allow it, 400 for bad input). The request's clock
 (``self.now``) is passed to the services.
 
@@ -25,6 +25,7 @@ from grids.models import Village
 from reps import selectors, services
 from reps.filtersets import DemandFilterSet, DeputyFilterSet, ReceptionFilterSet, StationFilterSet
 from reps.models import Deputy, LiaisonStation, RaisedDemand, Reception
+from reps.scope import may_run_reception
 
 from .serializers import (
     DemandInput,
@@ -59,18 +60,6 @@ def deputy_case(case_id: int) -> Case:
     return (Case.objects.select_related("village", "grid", "category", "handler", "raised_demand__deputy",
                                         "raised_demand__station")
             .prefetch_related(_ORDERED_EVENTS).get(pk=case_id))
-
-
-def _may_run(scope, *, station_id: int, reception: Reception | None = None) -> bool:
-    """True when the caller may create, record or cancel receptions of ``station_id`` (see module doc)."""
-    if scope.town_wide:
-        return True
-    if Role.DEPUTY not in scope.roles:
-        return False
-    own = Deputy.objects.filter(user=scope.user, is_active=True)
-    if own.filter(station_id=station_id).exists():
-        return True
-    return reception is not None and reception.deputies.filter(pk__in=own.values("pk")).exists()
 
 
 def _stats_params(request) -> dict:
@@ -158,7 +147,7 @@ class ReceptionViewSet(ScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
 
     def _reception_to_run(self) -> Reception:
         reception = self.get_object()
-        if not _may_run(self.scope, station_id=reception.station_id, reception=reception):
+        if not may_run_reception(self.scope, station_id=reception.station_id, reception=reception):
             raise Forbidden("只有指挥中心、督办或本站代表可以操作本次接待。")
         return reception
 
@@ -166,7 +155,7 @@ class ReceptionViewSet(ScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelM
         if not (self.scope.town_wide or Role.DEPUTY in self.scope.roles):
             raise Forbidden("只有指挥中心、督办或人大代表可以安排接待。")
         data = _validated(ReceptionCreateInput, request.data, self.get_serializer_context())
-        if not _may_run(self.scope, station_id=data["station"].pk):
+        if not may_run_reception(self.scope, station_id=data["station"].pk):
             raise serializers.ValidationError({"station": ["只能为本人所在的代表联络站安排接待。"]})
         reception = services.create_reception(actor=request.user, now=self.now, **data)
         return self._answer(reception, status.HTTP_201_CREATED)
