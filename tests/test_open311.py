@@ -113,7 +113,9 @@ def test_a_posted_request_becomes_a_case_and_is_published_without_complainant_da
         "service_request_id": case.number, "status": "open", "status_notes": "", "service_name": "城市公共设施",
         "service_code": lamp_code(), "description": "村口路灯不亮，联系人：张* 139****1111",
         "agency_responsible": "西集镇", "service_notice": "", "requested_datetime": "2025-04-07T09:00:00+08:00",
-        "updated_datetime": "2025-04-07T09:00:00+08:00", "expected_datetime": None, "address": town.a.name,
+        # the resolve deadline runs from receipt (general: 7 days) and is known at once (issue 12 §4)
+        "updated_datetime": "2025-04-07T09:00:00+08:00", "expected_datetime": "2025-04-14T09:00:00+08:00",
+        "address": town.a.name,
         "address_id": "", "zipcode": "", "lat": 39.7, "long": 116.7, "media_url": "",
     }]
     for url in (f"/open311/v2/requests/{case.number}.json", f"/open311/v2/requests/{case.number}.xml",
