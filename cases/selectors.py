@@ -50,7 +50,7 @@ from collections import Counter, defaultdict
 from django.conf import settings
 from django.db import connections, models, router, transaction
 from django.db.models import Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
-from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.db.models.functions import Coalesce, Greatest, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from grids.models import Cadre, Grid, Town, Village
@@ -58,7 +58,7 @@ from grids.models import Cadre, Grid, Town, Village
 from .boundary import late_q, met_q, open_past_q
 from .choices import OPEN_STATES, CallbackSource, Satisfaction, Source, Status
 from .durations import FIELDS as DURATION_FIELDS
-from .durations import durations
+from .durations import durations, durations_sql
 from .models import Case, Category, DailyStat, StatFillState
 
 GROUP_BYS = (None, "village", "grid", "category", "source", "handler", "callback_source", "month", "day", "week",
@@ -488,12 +488,37 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
 
 
 def _durations(base, group_by, case_group) -> dict:
-    """Handling times (:mod:`cases.durations`) per group, counted live over ``base``; time groups are
-    bucketed by their period key (in Python, as SQL does not know assessment months)."""
+    """Handling times (:mod:`cases.durations`) per group, counted live over ``base``. Time groups are
+    bucketed by their period key: in SQL on PostgreSQL (:func:`_period_sql`: the period's first day, named
+    in Python afterwards), elsewhere per received day in Python."""
     if group_by in TIME_GROUPS:
         first_day = settings.STATS_ASSESSMENT_MONTH_FIRST_DAY
+        if connections[base.db].vendor == "postgresql":
+            expression, name = _period_sql(group_by, first_day)
+            return {name(first): figures for first, figures in durations_sql(base, expression).items()}
         return durations(base, case_group, key=lambda day: _period_key(group_by, day, first_day)[0])
     return durations(base, case_group)
+
+
+def _period_sql(group_by: str, first_day: int):
+    """``(expression, name)``: an SQL expression of a case's period of ``group_by`` (``day``, ``week``,
+    ``month``, ``assessment_month``) as a date, and the function naming that date as :func:`_period_key`
+    does. An assessment month starting on day *f* is the calendar month of ``received_at − (f − 1)`` days,
+    named after the month that follows (2025-01-19 − 18 d = 2025-01-01 → ``2025-02``); *f* = 1 is the
+    calendar month. Asia/Shanghai has no daylight saving, so shifting the instant shifts the local date."""
+    tz = _tz()
+    if group_by == "day":
+        return TruncDate("received_at", tzinfo=tz), lambda day: day.isoformat()
+    if group_by == "week":
+        return (TruncWeek("received_at", tzinfo=tz, output_field=models.DateField()),
+                lambda monday: _period_key("week", monday, first_day)[0])
+    if group_by == "month" or first_day == 1:
+        return (TruncMonth("received_at", tzinfo=tz, output_field=models.DateField()),
+                lambda first: f"{first:%Y-%m}")
+    shifted = ExpressionWrapper(F("received_at") - Value(dt.timedelta(days=first_day - 1)),
+                                output_field=DateTimeField())
+    return (TruncMonth(shifted, tzinfo=tz, output_field=models.DateField()),
+            lambda first: f"{_add_months(first, 1):%Y-%m}")
 
 
 def _add_snapshots(totals, base, *, group_by, start, end, scope, today):

@@ -242,6 +242,38 @@ def test_month_and_assessment_month_boundaries_in_shanghai_time(town, settings):
     assert [(r["key"], r["received"]) for r in rates(group_by="assessment_month", now=now)] == months
 
 
+def test_handling_times_per_period_in_sql_equal_the_python_buckets(town, settings):
+    """The handling times of time groups are bucketed in SQL on PostgreSQL (cases.selectors._period_sql);
+    at every Asia/Shanghai boundary of day, ISO week, month and assessment month (first day 19, and 1) they
+    equal the per-day Python buckets. By hand: a (01-31 23:59) dispatched after 600 s and b (02-01 00:00)
+    after 1800 s fall in months 2025-01 and 2025-02 but one assessment month, 2025-02 (mean 1200 s)."""
+    from django.db.models.functions import TruncDate
+
+    from cases.durations import durations_python
+    from cases.selectors import TIME_GROUPS, _period_key
+
+    grid = Grid.objects.get(code="110112110222-01")
+    waits = {at(1, 31, 23, 59): 600, at(2, 1, 0, 0): 1800, at(2, 2, 23, 59): 60, at(2, 3, 0, 0): 120,
+             at(2, 18, 23, 59): 3600, at(2, 19, 0, 0): 7200, at(1, 18, 23, 59): 30, at(1, 19, 0, 0): 90}
+    for received, seconds in waits.items():
+        case = services.create_case(actor=None, kind="complaint", source=Source.HOTLINE, title="用时", grid=grid,
+                                    urgency="general", received_at=received, now=received)
+        services.dispatch(case, actor=None, grid=grid, now=received + dt.timedelta(seconds=seconds))
+    now = at(3, 1, 12)
+    for first_day in (19, 1):
+        settings.STATS_ASSESSMENT_MONTH_FIRST_DAY = first_day
+        for group_by in TIME_GROUPS:
+            rows = {r["key"]: r["dispatch_mean_seconds"] for r in rates(group_by=group_by, now=now)}
+            python = durations_python(Case.objects.filter(excluded=False), TruncDate("received_at", tzinfo=SH),
+                                      key=lambda day, g=group_by, f=first_day: _period_key(g, day, f)[0])
+            assert rows == {k: v["dispatch_mean_seconds"] for k, v in python.items()}, (group_by, first_day)
+    settings.STATS_ASSESSMENT_MONTH_FIRST_DAY = 19
+    months = {r["key"]: r["dispatch_mean_seconds"] for r in rates(group_by="month", now=now)}
+    assert (months["2025-01"], months["2025-02"]) == ((600 + 30 + 90) / 3, (1800 + 60 + 120 + 3600 + 7200) / 5)
+    assessed = {r["key"]: r["dispatch_mean_seconds"] for r in rates(group_by="assessment_month", now=now)}
+    assert assessed == {"2025-01": 30, "2025-02": (90 + 600 + 1800 + 60 + 120 + 3600) / 6, "2025-03": 7200}
+
+
 def test_period_bounds_are_shanghai_midnights():
     utc = dt.UTC
     assert period_bounds("day", dt.date(2025, 2, 1)) == (dt.datetime(2025, 1, 31, 16, tzinfo=utc),
