@@ -434,7 +434,8 @@ _NONE_LABEL = {None: "全镇", "village": "未指定村", "grid": "未派网格"
 
 
 def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.date | None = None,
-          scope: str = "assessed", cases=None, now: dt.datetime | None = None, counting: str = "case") -> list[dict]:
+          scope: str = "assessed", cases=None, now: dt.datetime | None = None, counting: str = "case",
+          times: bool = True) -> list[dict]:
     """The DESIGN §6 figures per group (definitions in the module docstring).
 
     ``group_by``: None (the town), ``village``, ``grid``, ``category`` (top level), ``source``,
@@ -446,6 +447,8 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
     "past due". ``counting`` (:mod:`cases.rounds`): ``case`` (default, the stricter) counts each case once,
     late on a deadline if any of its rounds was; ``round`` counts every round of handling — each finished
     round's respond and resolve verdicts and its valid callback besides the current round's (counted live).
+    ``times=False`` leaves the handling times out (their fields None): they are always counted live over the
+    cases (a median cannot be summed), the dearest part of a reading, so callers that show none skip them.
 
     Returns a list of dicts ordered by key (codes, names, Source order, time), each with ``key``,
     ``label``, ``received``, ``dispatched``, ``responded``, ``resolved``, ``closed``, ``overdue``,
@@ -484,7 +487,7 @@ def rates(*, group_by: str | None = None, start: dt.date | None = None, end: dt.
 
         _accumulate(totals, CaseRound.objects.filter(case__in=base.values("pk")), _case_group(group_by, "case__"),
                     _round_aggregates())
-    return _rows(group_by, totals, _durations(base, group_by, case_group))
+    return _rows(group_by, totals, _durations(base, group_by, case_group) if times else None)
 
 
 def _durations(base, group_by, case_group) -> dict:

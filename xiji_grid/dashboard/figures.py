@@ -47,7 +47,7 @@ def build_dashboard(scope, now, start, end, stats_scope) -> Dashboard:
     overdue_qs = overdue_qs.select_related("village", "grid", "handler")
     return Dashboard(
         start=start, end=end, scope=stats_scope, town=town, villages=villages,
-        months=selectors.rates(group_by="month", **kw), categories=selectors.rates(group_by="category", **kw),
+        months=selectors.rates(group_by="month", times=False, **kw), categories=selectors.rates(group_by="category", **kw),
         overdue=_with_escalations(list(overdue_qs[:OVERDUE_ON_SCREEN])), overdue_count=overdue_qs.count(),
     )
 
