@@ -169,6 +169,17 @@ def test_caller_history_matches_the_phone_whole_and_the_name(town):
 
 
 @pytest.mark.django_db
+def test_caller_history_masks_numbers_in_titles_for_those_who_see_phones_masked(town):
+    """A title carrying the caller's number is shown as the case page shows it: whole to the dispatcher,
+    masked (138****5678) to the grid leader, in caller history and in the queues alike."""
+    case = case_in(town, town.a1, complainant_phone="13812345678", title="13812345678反映路灯不亮")
+    gus = api(town, Role.GRID_LEADER).get("/api/v1/cases/caller-history/", {"phone": "13812345678"}).json()
+    assert [(r["id"], r["title"]) for r in gus["by_phone"]] == [(case.pk, "138****5678反映路灯不亮")]
+    dora = api(town, Role.DISPATCHER).get("/api/v1/cases/caller-history/", {"phone": "13812345678"}).json()
+    assert dora["by_phone"][0]["title"] == "13812345678反映路灯不亮"
+
+
+@pytest.mark.django_db
 def test_cases_are_searched_by_complainant_name_and_whole_phone(town):
     a = case_in(town, town.a1, complainant_phone="138-1234 5678", complainant_name="赵大爷")
     case_in(town, town.a1, complainant_phone="13812345679", complainant_name="赵大娘")

@@ -68,6 +68,12 @@ class CaseBriefSerializer(serializers.ModelSerializer):
     def get_waiting_seconds(self, case) -> int:
         return int((self.context["now"] - case.received_at).total_seconds())
 
+    def to_representation(self, case):
+        data = super().to_representation(case)
+        # Numbers and labelled names inside the title are masked like the phone (DESIGN §10), as on the case.
+        data["title"] = rules.shown_text(self.context["scope"], data["title"])
+        return data
+
 
 class CallerHistorySerializer(serializers.Serializer):
     phone_matched = serializers.BooleanField(help_text="A whole phone number was given and looked up.")
