@@ -2,6 +2,9 @@
 import datetime as dt
 import re
 
+from django.core.paginator import Paginator
+from django.db import connections
+from django.utils.functional import cached_property
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -12,12 +15,42 @@ from grids.scope import local_today, request_now, request_scope
 MAX_PAGE_SIZE = 200
 
 
+#: From this many rows on, an unfiltered list's ``count`` is PostgreSQL's estimate (issue 17 §3).
+ESTIMATED_COUNT_FROM = 100_000
+
+
+class EstimatingPaginator(Paginator):
+    """A Django paginator whose ``count`` of a whole table (a queryset without any condition) is the
+    planner's estimate (``pg_class.reltuples``, kept by autovacuum's ANALYZE) once that reaches
+    :data:`ESTIMATED_COUNT_FROM` rows: counting a million rows exactly costs more than the page itself.
+    Filtered lists, small tables and other databases count exactly. A page past the true end of an
+    estimated list is empty rather than 404."""
+
+    @cached_property
+    def count(self):
+        queryset = self.object_list
+        query = getattr(queryset, "query", None)
+        if query is not None and not query.where and not query.combinator and not query.distinct:
+            connection = connections[queryset.db]
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                                   [queryset.model._meta.db_table])
+                    row = cursor.fetchone()
+                if row and row[0] >= ESTIMATED_COUNT_FROM:
+                    return int(row[0])
+        return super().count
+
+
 class Pagination(PageNumberPagination):
-    """Page-number pagination: ``page`` (from 1) and ``page_size`` (default 50, capped at 200)."""
+    """Page-number pagination: ``page`` (from 1) and ``page_size`` (default 50, capped at 200). The
+    ``count`` of an unfiltered list of :data:`ESTIMATED_COUNT_FROM` rows or more is an estimate
+    (:class:`EstimatingPaginator`)."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+    django_paginator_class = EstimatingPaginator
 
 
 class ScopedMixin:
