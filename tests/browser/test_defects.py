@@ -34,6 +34,7 @@ from .conftest import DESKTOP, PHONE, SCREENSHOTS
 VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375", "1280"])
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 A4_POINTS = (595, 842)  # 210 × 297 mm at 72 points per inch, rounded
+A4_CONTENT_PX = round(180 / 25.4 * 96)  # the printable width inside the 15 mm margins (@page in app.css)
 
 
 def seen(s, name):
@@ -260,7 +261,7 @@ def test_build_05_the_case_list_filters_saves_the_filter_and_exports_it(town, se
     dora_user = town.user(Role.DISPATCHER)
     now = dt.datetime.now(dt.UTC)
     late = factories.make_case(grid=town.a1, actor=dora_user, state=Status.DISPATCHED, now=now - dt.timedelta(days=9),
-                               title="积水未排", urgency="urgent", complainant_name="赵大爷",
+                               title="积水未排", urgency="emergency", complainant_name="赵大爷",
                                complainant_phone="13900001111")
     factories.make_case(grid=town.a2, actor=dora_user, state=Status.DISPATCHED, title="噪音扰民", urgency="general")
     dora = session(viewport)
@@ -323,4 +324,10 @@ def test_build_07_the_work_order_and_the_monthly_report_print_on_a4(town, sessio
         pdf = SCREENSHOTS / f"{name}-{sam.width}.pdf"
         page.pdf(path=str(pdf), prefer_css_page_size=True)
         assert pdf_page_size(pdf) == A4_POINTS
+        # On A4 (210 mm less 2 × 15 mm margins = 680 CSS px) nothing is cut off at the right.
+        page.set_viewport_size({"width": A4_CONTENT_PX, "height": 1000})
+        assert page.evaluate("document.documentElement.scrollWidth") <= A4_CONTENT_PX
+        assert page.locator(".table-wrap").evaluate_all(
+            "els => els.filter(e => e.scrollWidth > e.clientWidth).length") == 0
+        page.set_viewport_size(viewport)
         page.emulate_media(media="screen")
