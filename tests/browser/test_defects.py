@@ -331,3 +331,143 @@ def test_build_07_the_work_order_and_the_monthly_report_print_on_a4(town, sessio
             "els => els.filter(e => e.scrollWidth > e.clientWidth).length") == 0
         page.set_viewport_size(viewport)
         page.emulate_media(media="screen")
+
+
+@pytest.mark.django_db(transaction=True)
+@VIEWPORTS
+def test_defect_08_chinese_wording_field_errors_categories_and_the_same_users_other_tab(town, session, viewport):
+    from cases.seeding import seed_categories
+
+    seed_categories()
+    case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.DISPATCHED)
+    gus = session(viewport)
+    page = gus.login(town.user(Role.GRID_LEADER).username)
+    page = gus.go("/cases/new/")
+    top = page.locator("select.cat-level[data-level='1'] option").all_inner_texts()[1:]  # after the empty choice
+    assert top[:3] == ["城乡建设", "党务政务", "国土资源"]  # pinyin (cheng, dang, guo), not code point order
+    page.select_option("select.cat-level[data-level='1']", label="城乡建设")
+    page.select_option("select.cat-level[data-level='2']", label="城市建设和市政管理")
+    leaves = page.locator("select.cat-level[data-level='3'] option").all_inner_texts()[1:]
+    assert len(leaves) >= 3 and leaves[-1] == "其他" and leaves.count("其他") == 1  # last, not second
+    page.select_option("#id_kind", "complaint")
+    page.locator("#id_title").evaluate("el => el.removeAttribute('maxlength')")
+    page.fill("#id_title", "长" * 201)
+    page.fill("#id_description", "标题太长")
+    with page.expect_navigation():
+        page.get_by_test_id("submit-case").click()
+    assert page.locator("#field-title p.error").inner_text() == "标题最多 200 个字（现有 201 个字）。"
+    assert "变量" not in page.locator("main").inner_text()
+    seen(gus, "defect-08-field-error")
+
+    # The same user in two tabs: the second tab's accept says it was this user, elsewhere.
+    first = gus.go(f"/cases/{case.pk}/")
+    second = gus.context.new_page()
+    second.goto(gus.base_url + f"/cases/{case.pk}/")
+    with first.expect_navigation():
+        first.get_by_test_id("do-accept").click()
+    assert first.get_by_test_id("status").inner_text() == "已签收"
+    with second.expect_navigation():
+        second.get_by_test_id("do-accept").click()
+    message = second.locator(".msg").inner_text()
+    assert "您已在其他窗口处理过诉求" in message and "他人" not in message, message
+    gus.page = second
+    seen(gus, "defect-08-other-tab")
+    assert CaseEvent.objects.filter(case=case, action=Action.ACCEPTED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@VIEWPORTS
+def test_build_03_the_queues_filter_keep_imported_cases_out_and_close_in_bulk(town, session, viewport):
+    dora_user = town.user(Role.DISPATCHER)
+    now = dt.datetime.now(dt.UTC)
+    urgent = factories.make_case(grid=town.a1, actor=dora_user, now=now - dt.timedelta(hours=3), title="水管爆裂",
+                                 urgency="emergency")
+    factories.make_case(grid=town.a2, actor=dora_user, now=now - dt.timedelta(hours=2), title="树枝挡路",
+                        urgency="general")
+    live = [factories.make_case(grid=town.a1, actor=dora_user, state=Status.RESOLVED, now=now - dt.timedelta(hours=k),
+                                title=f"待回访{k}") for k in (1, 2)]
+    old = factories.make_case(grid=town.a1, actor=dora_user, state=Status.RESOLVED, now=now - dt.timedelta(days=400),
+                              title="历史导入的旧诉求")
+    Case.objects.filter(pk=old.pk).update(imported=True)
+    dora = session(viewport)
+    page = dora.login(dora_user.username)
+    assert page.url.endswith("/intake/")
+    calls = page.locator("[data-testid=to-call] tbody tr[data-case]")
+    assert sorted(calls.evaluate_all("els => els.map(e => +e.dataset.case)")) == sorted(c.pk for c in live)
+    page.select_option("[data-testid=queue-filters] select[name=urgency]", "emergency")
+    with page.expect_navigation():
+        page.locator("[data-testid=queue-filters] button[type=submit]").click()
+    rows = page.locator("[data-testid=to-dispatch] tbody tr[data-case]")
+    assert rows.evaluate_all("els => els.map(e => +e.dataset.case)") == [urgent.pk]
+    assert rows.first.get_by_test_id("waiting").inner_text().startswith("3")  # 3 小时…
+    assert rows.first.get_by_test_id("dispatch-due").inner_text() != "—"
+    seen(dora, "build-03-intake-filtered")
+
+    page = dora.go("/intake/?imported=all")
+    assert page.locator(f"[data-testid=to-call] tr[data-case='{old.pk}']").count() == 1
+    page = dora.go("/intake/")
+    for case in live:
+        page.check(f"[data-testid=to-call] tr[data-case='{case.pk}'] input[name=ids]")
+    with page.expect_navigation():
+        page.locator("[data-testid=bulk-callback] button[value=callback_not_needed]").click()
+    assert "已完成 2 件。" in page.locator(".msg").first.inner_text()
+    assert set(Case.objects.filter(pk__in=[c.pk for c in live]).values_list("status", flat=True)) == {"closed"}
+    assert page.get_by_text("没有待回访的诉求。").is_visible()
+    assert Case.objects.get(pk=old.pk).status == "resolved"  # the imported one untouched
+    seen(dora, "build-03-callbacks-closed")
+
+
+@pytest.mark.django_db(transaction=True)
+@VIEWPORTS
+def test_build_06_a_deputy_logs_a_demand_follows_it_up_and_rates_it_through_its_five_steps(town, session, viewport):
+    from reps import services as reps_services
+    from reps.models import Deputy
+    from reps.seeding import seed_stations
+
+    seed_stations()
+    deputy = reps_services.link_login(Deputy.objects.get(code="LS01-1"), town.user(Role.DEPUTY))
+    dev = session(viewport)
+    dev.login(deputy.user.username)
+    page = dev.go("/cases/new/")
+    assert page.locator("#id_source option").evaluate_all("els => els.map(e => e.value)") == ["deputy"]
+    village = page.locator("#id_village option").evaluate_all("els => els.map(e => e.value).filter(v => v)")[0]
+    page.select_option("#id_village", village)
+    page.select_option("#id_kind", "help")
+    page.fill("#id_title", "村口道路坑洼")
+    page.fill("#id_description", "居民在联络站反映：村口道路坑洼，雨天积水")
+    with page.expect_navigation():
+        page.get_by_test_id("submit-case").click()
+    case = Case.objects.get(title="村口道路坑洼")
+    assert case.source == "deputy"
+
+    def steps(page):
+        return page.get_by_test_id(f"loop-{case.pk}").locator("li").evaluate_all(
+            "els => els.map(e => [e.dataset.step, e.classList.contains('done')])")
+
+    page = dev.go("/demands/")
+    first = steps(page)
+    assert len(first) == 5 and first[0][1] and not any(done for _step, done in first[1:])
+    page.locator(f"#demand-{case.pk} details summary", has_text="跟踪督办").click()
+    page.fill(f"#demand-{case.pk} textarea[name=note]", "请尽快安排修补")
+    with page.expect_navigation():
+        page.get_by_test_id(f"follow-up-{case.pk}").click()
+    assert "已记录跟踪督办意见。" in page.locator(".msg").inner_text()
+    seen(dev, "build-06-demand-followed-up")
+
+    dora = town.user(Role.DISPATCHER)
+    grid = case.village.grids.order_by("code").first()
+    for step in (lambda c: services.dispatch(c, actor=dora, grid=grid), lambda c: services.accept(c, actor=dora),
+                 lambda c: services.respond(c, actor=dora, note="已联系"),
+                 lambda c: services.resolve(c, actor=dora, solved=True, result="已修补路面")):
+        case = step(Case.objects.get(pk=case.pk))
+    page = dev.go("/demands/")
+    page.select_option(f"#demand-{case.pk} select[name=satisfaction]", "satisfied")
+    page.fill(f"#demand-{case.pk} details[open] textarea[name=note]", "路面已修好")
+    with page.expect_navigation():
+        page.get_by_test_id(f"evaluate-{case.pk}").click()
+    assert "已评价。" in page.locator(".msg").inner_text()
+    assert all(done for _step, done in steps(page))
+    assert page.get_by_test_id(f"evaluate-{case.pk}").count() == 0
+    case.refresh_from_db()
+    assert (case.satisfaction, case.callback_solved) == (Satisfaction.SATISFIED, True)
+    seen(dev, "build-06-demand-evaluated")
