@@ -471,3 +471,37 @@ def test_build_06_a_deputy_logs_a_demand_follows_it_up_and_rates_it_through_its_
     case.refresh_from_db()
     assert (case.satisfaction, case.callback_solved) == (Satisfaction.SATISFIED, True)
     seen(dev, "build-06-demand-evaluated")
+
+
+@pytest.mark.django_db(transaction=True)
+@VIEWPORTS
+def test_build_08_the_dashboard_presets_differ_and_the_overdue_list_names_the_handler(town, session, viewport):
+    june = dt.datetime(2026, 6, 15, 10, 0, tzinfo=SH)  # mid-year: the last 12 months and this year differ
+    with time_machine.travel(june, tick=True):
+        late = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.DISPATCHED,
+                                   now=june - dt.timedelta(days=9), title="路灯不亮九天")
+        sam = session(viewport)
+        page = sam.login(town.user(Role.SUPERVISOR).username)
+        page.wait_for_function("window.xijiCharts !== undefined")
+        chips = page.locator(".presets .chip")
+        hrefs = chips.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert len(set(hrefs)) == len(hrefs)  # no two presets are the same period
+        assert page.locator(".presets .chip.active").inner_text() == "近12个月"
+        row = page.locator(f"[data-testid=overdue-table] tr[data-case='{late.pk}']")
+        assert row.locator("td").nth(4).inner_text() == town.a1.leader.name
+        assert page.get_by_test_id(f"escalations-{late.pk}").inner_text() == "0"
+        row.locator("details.escalate summary").click()
+        row.locator("textarea[name=escalate-note]").fill("请今天办结")
+        with page.expect_navigation():
+            page.get_by_test_id(f"escalate-{late.pk}").click()
+        page.wait_for_function("window.xijiCharts !== undefined")
+        assert page.get_by_test_id(f"escalations-{late.pk}").inner_text() == "1"
+        assert page.locator(".presets .chip.active").inner_text() == "近12个月"  # the period kept
+        seen(sam, "build-08-dashboard-escalated")
+
+        with page.expect_navigation():
+            chips.filter(has_text="今年").click()
+        page.wait_for_function("window.xijiCharts !== undefined")
+        assert page.locator(".presets .chip.active").inner_text() == "今年"
+        assert "start=2026-01-01" in page.url and page.input_value("#id_start") == "2026-01-01"
+        seen(sam, "build-08-dashboard-this-year")
