@@ -1,6 +1,7 @@
 """Top-level URLs."""
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.renderers import OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -32,6 +33,15 @@ class ReadableSchemaView(SpectacularAPIView):
         if "text/html" in accept and not request.query_params.get("format"):
             return PlainYamlRenderer(), "text/plain"
         return super().perform_content_negotiation(request, force)
+
+    def _get_schema_response(self, request):
+        """drf-spectacular's answer with a valid ``Content-Disposition``: the title is Chinese (西集网格), which
+        Django would send as a MIME encoded word that no browser reads; RFC 6266's ``filename*`` instead."""
+        response = super()._get_schema_response(request)
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        name = self._get_filename(request, version).replace(".yaml-text", ".yaml")
+        response.headers["Content-Disposition"] = content_disposition_header(False, name)
+        return response
 
 
 urlpatterns = [

@@ -60,7 +60,9 @@ def demands(request):
         mine = own is not None and demand.deputy_id == own.pk
         rows.append({"demand": demand, "case": case, "steps": steps,
                      "may_follow_up": mine and case.is_open,
-                     "may_evaluate": mine and case.status == Status.RESOLVED})
+                     # rated once: a valid callback (anything but unreachable) ends the 评价 step
+                     "may_evaluate": mine and case.status == Status.RESOLVED
+                     and case.satisfaction in ("", None, Satisfaction.UNREACHABLE)})
     return page(request, "reps/demands.html", {"rows": rows, "ratings": DEPUTY_RATINGS, "is_deputy": own is not None})
 
 
