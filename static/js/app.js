@@ -11,6 +11,12 @@
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }
 
+  /* The main menu scrolls sideways on a phone: bring the active entry into view. */
+  var activeTab = document.querySelector(".nav a.active");
+  if (activeTab && activeTab.parentNode.scrollWidth > activeTab.parentNode.clientWidth) {
+    activeTab.parentNode.scrollLeft = activeTab.offsetLeft - activeTab.parentNode.clientWidth / 3;
+  }
+
   function duration(ms) {
     var s = Math.floor(Math.abs(ms) / 1000);
     var d = Math.floor(s / 86400); s -= d * 86400;
