@@ -2,13 +2,16 @@
 1280 px, with screenshots under ``test-artifacts/screenshots/defect-*`` and ``build-*``.
 
 Covered elsewhere (both widths): defect 3 (test_receptions), 4, 6 and the 404 page of 8 (test_desk), the
-approval opened for a supervisor of 5 (test_desk); builds 1, 2, 3, 4, 6 and 8 (test_desk, test_receptions).
-Here: 1 the web login's lockout, 2 the extension's bound and the approval's old and new deadline with the
-year, 5 close opened after a satisfied callback and the same-grid re-dispatch refused, 7 a double-submitted
-and a resent create form making one case, 8 the weeks read as dates, 9 the export's Chinese file name with
-the period and ``/api/schema/`` shown in the browser, 10 a Monday visit read as overdue on Wednesday before
-the nightly marking; builds 1 (search by complainant), 5 (the case list's filters, columns, saved filters
-and export) and 7 (the work order and the monthly report printed on A4)."""
+approval opened for a supervisor of 5 (test_desk); builds 1 (caller history), 2, 3 (bulk dispatch), 4 and
+6 (receptions) in test_desk and test_receptions. Here: 1 the web login's lockout, 2 the extension's bound
+and the approval's old and new deadline with the year, 5 close opened after a satisfied callback and the
+same-grid re-dispatch refused, 7 a resent and a double-tapped create form making one case, 8 field errors,
+category order, the same user's other tab and weeks read as dates, 9 the export's Chinese file and sheet
+names with the period and ``/api/schema/`` shown in the browser, 10 a Monday visit read as overdue on
+Wednesday before the nightly marking; builds 1 (search by complainant), 3 (queue filters, imported cases
+kept out, bulk close), 5 (the case list's filters, columns, saved filters and export), 6 (a deputy's demand
+through its five steps), 7 (the work order and the monthly report printed on A4) and 8 (presets, the
+overdue list's handler and escalations)."""
 import datetime as dt
 import io
 import re
