@@ -78,8 +78,10 @@ def test_case_geojson_is_scoped_marks_overdue_and_converts_on_request(town, plac
         assert by_number[placed["west"].number]["properties"]["overdue"] is False  # resolved
 
         gcj = client_for(town, Role.DISPATCHER).get("/api/v1/cases/geojson/", {"crs": "gcj02", "overdue": "true"}).json()
-        assert [f["properties"]["number"] for f in gcj["features"]] == [placed["east"].number]
-        x, y = gcj["features"][0]["geometry"]["coordinates"]
+        # far, received 3 days ago and never dispatched, is past its dispatch and respond deadlines (issue 12 §4)
+        gcj_by_number = {f["properties"]["number"]: f for f in gcj["features"]}
+        assert set(gcj_by_number) == {placed["east"].number, placed["far"].number}
+        x, y = gcj_by_number[placed["east"].number]["geometry"]["coordinates"]
         assert (x, y) == (round(geo.wgs84_to_gcj02(116.9, 39.8)[0], 6), round(geo.wgs84_to_gcj02(116.9, 39.8)[1], 6))
         assert client_for(town, Role.DISPATCHER).get("/api/v1/cases/geojson/", {"crs": "mars"}).status_code == 400
 

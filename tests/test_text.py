@@ -442,7 +442,7 @@ def test_the_hotspot_pages_list_draw_and_act_through_the_same_steps(town, catego
         spot.refresh_from_db()
         assert spot.status == "watching"
         refused = client.post(f"/hotspots/{spot.pk}/do/clear/", {"note": " "}, follow=True)
-        assert "请填写化解情况" in refused.content.decode()
+        assert "请说明化解情况" in refused.content.decode()
         owner = town.a.chief_grid_leader
         client.post(f"/hotspots/{spot.pk}/do/promote/", {"owner": owner.pk, "target_date": "2025-04-30"})
         spot.refresh_from_db()

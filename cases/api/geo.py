@@ -22,9 +22,9 @@ from cases.places import set_place
 from grids import geo
 from grids.api.base import ScopedMixin, error_responses
 
+from ..text.topics import hotspots_in_scope
 from .errors import Forbidden
 from .serializers import CaseSerializer
-from .text import hotspots_in_scope
 
 CRS_CHOICES = [(geo.WGS84, "WGS-84"), (geo.GCJ02, "GCJ-02 (AMap, Tencent)"), (geo.BD09, "BD-09 (Baidu)")]
 CRS_PARAMETER = OpenApiParameter("crs", str, enum=list(geo.SYSTEMS),

@@ -7,7 +7,6 @@ caller's scope. Out-of-scope hotspots and cases answer 404.
 """
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -19,6 +18,7 @@ from cases import rules
 from cases.models import Case, Category, Hotspot, HotspotMember, MonthlyTopic, ProactiveLink
 from cases.text import classifier, duplicates, topics
 from cases.text.search import search_categories
+from cases.text.topics import hotspots_in_scope
 from grids.api.base import IdField, ScopedMixin, error_responses, query_date
 from grids.models import Cadre, Grid, Village
 
@@ -221,17 +221,6 @@ class MergeDuplicateView(ScopedMixin, APIView):
 
 
 # --- Hotspots -------------------------------------------------------------------------------------------
-
-
-def hotspots_in_scope(scope, qs=None):
-    """``qs`` (Hotspots) narrowed to those with a member or proactive case in ``scope``."""
-    qs = Hotspot.objects.all() if qs is None else qs
-    if scope.town_wide:
-        return qs
-    cases = scope.cases(Case.objects.all())
-    member = HotspotMember.objects.filter(hotspot_id=OuterRef("pk"), case__in=cases)
-    proactive = ProactiveLink.objects.filter(hotspot_id=OuterRef("pk"), case__in=cases)
-    return qs.filter(Q(Exists(member)) | Q(Exists(proactive)))
 
 
 class HotspotSerializer(serializers.ModelSerializer):

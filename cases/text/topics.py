@@ -15,7 +15,7 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -175,3 +175,18 @@ def cleared_per_month(*, start: dt.date | None = None, end: dt.date | None = Non
     rows = (qs.annotate(month=TruncMonth("cleared_at", tzinfo=tz)).values("month").annotate(cleared=Count("id"))
             .order_by("month"))
     return [{"month": f"{r['month']:%Y-%m}", "cleared": r["cleared"]} for r in rows]
+
+
+def hotspots_in_scope(scope, qs=None):
+    """``qs`` (Hotspots; default all) narrowed to those ``scope`` (a :class:`grids.scope.Scope`) may see:
+    everything town-wide, else the hotspots with a member or proactive case in the scope's cases (DESIGN §1:
+    a hotspot is seen where one of its cases is). Used alike by the API, the pages, the map and the dashboard."""
+    from cases.models import Case, Hotspot, HotspotMember, ProactiveLink
+
+    qs = Hotspot.objects.all() if qs is None else qs
+    if scope.town_wide:
+        return qs
+    cases = scope.cases(Case.objects.all())
+    member = HotspotMember.objects.filter(hotspot_id=OuterRef("pk"), case__in=cases)
+    proactive = ProactiveLink.objects.filter(hotspot_id=OuterRef("pk"), case__in=cases)
+    return qs.filter(Q(Exists(member)) | Q(Exists(proactive)))

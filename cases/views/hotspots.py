@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 from grids.models import Cadre
 from grids.scope import local_today, request_now, request_scope
 
-from ..api.text import hotspots_in_scope
 from ..choices import HotspotStatus
 from ..models import Case, Hotspot, HotspotMember, ProactiveLink
 from ..pages import page
@@ -28,7 +27,7 @@ SPARK_DAYS = 30
 
 
 def _hotspots(scope):
-    return (hotspots_in_scope(scope, Hotspot.objects.select_related("category", "village")
+    return (topics.hotspots_in_scope(scope, Hotspot.objects.select_related("category", "village")
                               .prefetch_related("villages", "snapshots")).distinct())
 
 
@@ -97,9 +96,7 @@ def hotspot_act(request, pk: int, step: str):
             topics.watch(hotspot, actor=request.user, note=data.get("note", "")[:2000], now=now)
             messages.success(request, _("已列入关注。"))
         elif step == "clear":
-            if not data.get("note", "").strip():
-                raise ValidationError(_("请填写化解情况。"))
-            topics.clear(hotspot, actor=request.user, note=data["note"][:2000], now=now)
+            topics.clear(hotspot, actor=request.user, note=data.get("note", "")[:2000], now=now)  # refuses no note
             messages.success(request, _("已化解销号。"))
         elif step == "promote":
             owner_id = data.get("owner", "")

@@ -8,12 +8,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from cases import maps, rules, selectors
-from cases.api.text import hotspots_in_scope
 from cases.choices import OPEN_STATES, HotspotStatus
 from cases.heartbeat import engine_status
 from cases.models import Case, Hotspot
 from cases.pages import display, page, period_from_request, presets
 from cases.text.topics import RAISE_ROLES as HOTSPOT_PAGE_ROLES
+from cases.text.topics import hotspots_in_scope
 from grids.choices import Role
 from grids.models import Grid, Village
 from grids.scope import local_today, request_now, request_scope
