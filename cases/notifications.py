@@ -28,15 +28,18 @@ def dispatchers():
     return get_user_model().objects.filter(groups__name=Role.DISPATCHER, is_active=True).distinct()
 
 
-def case_recipients(case, *, supervisors_too: bool = False) -> list:
+def case_recipients(case, *, supervisors_too: bool = False, dispatcher_users=None, supervisor_users=None) -> list:
     """Who hears about a case: whoever holds it — its handler (else its grid's leader), or the command
     centre's dispatchers while it waits there (``received`` or ``returned``) — and its village's chief
     grid leader, plus the supervisors when ``supervisors_too``. Returns distinct active users, in that order.
+
+    ``dispatcher_users`` / ``supervisor_users``: the lists :func:`dispatchers` / :func:`supervisors` return,
+    read once by a caller that asks for many cases (the set-based sweep); None = read them here.
     """
     from .choices import Status
 
     if case.status in (Status.RECEIVED, Status.RETURNED):
-        users = list(dispatchers())
+        users = list(dispatchers() if dispatcher_users is None else dispatcher_users)
     else:
         holder = case.handler or (case.grid.leader if case.grid_id else None)
         users = [holder.user] if holder is not None and holder.user_id is not None else []
@@ -44,7 +47,7 @@ def case_recipients(case, *, supervisors_too: bool = False) -> list:
     if chief is not None and chief.user_id is not None:
         users.append(chief.user)
     if supervisors_too:
-        users.extend(supervisors())
+        users.extend(supervisors() if supervisor_users is None else supervisor_users)
     seen, out = set(), []
     for user in users:
         if user.pk not in seen and user.is_active:
@@ -75,6 +78,47 @@ def notify(recipients, *, kind: str, title: str, body: str = "", case=None, dedu
     metrics.increment(notifications=len(created))
     deliver_after_commit([note.pk for note in created])
     return created
+
+
+#: Rows per INSERT of :func:`notify_many` (7 parameters each: well under PostgreSQL's 65,535).
+NOTIFY_MANY_CHUNK = 5000
+
+
+def notify_many(rows, *, now) -> list[int]:
+    """Store many notifications with one ``INSERT … ON CONFLICT (recipient, dedupe_key) DO NOTHING RETURNING
+    id`` (per :data:`NOTIFY_MANY_CHUNK` rows) and deliver the new ones after commit as one batch: the bulk
+    twin of :func:`notify`, for a writer of many cases at once (the set-based sweep).
+
+    ``rows``: iterable of ``(recipient_id, kind, title, body, case_id or None, dedupe_key)``; ``now``: aware
+    datetime stored as ``created_at``. A recipient who already has a notification with the key gets nothing
+    new (the unique constraint ``notification_once_per_recipient``, also between two writers at once).
+    Returns the ids created now. Must run inside the caller's transaction. Portable SQL (PostgreSQL, and
+    SQLite ≥ 3.35).
+    """
+    from django.db import connections, router
+
+    rows = list(rows)
+    if not rows:
+        return []
+    alias = router.db_for_write(Notification)
+    connection = connections[alias]
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    created_at = connection.ops.adapt_datetimefield_value(now)
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), NOTIFY_MANY_CHUNK):
+            chunk = rows[start:start + NOTIFY_MANY_CHUNK]
+            params = []
+            for recipient_id, kind, title, body, case_id, dedupe_key in chunk:
+                params += [recipient_id, str(kind), title, body, case_id, dedupe_key, created_at]
+            cursor.execute(
+                f"INSERT INTO {table} (recipient_id, kind, title, body, case_id, dedupe_key, created_at) "
+                f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s)'] * len(chunk))} "
+                f"ON CONFLICT (recipient_id, dedupe_key) DO NOTHING RETURNING id", params)
+            ids += [row[0] for row in cursor.fetchall()]
+    metrics.increment(notifications=len(ids))
+    deliver_after_commit(ids)
+    return ids
 
 
 def deliver_after_commit(notification_ids) -> None:
