@@ -15,16 +15,18 @@ nothing; 1 µs later it records the breach, stamped with the deadline.
 """
 import dataclasses
 import datetime as dt
+import json
 import logging
 
 from django.db import NotSupportedError, connection, transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .boundary import passed_q
+from .bulk import array_literal
 from .choices import Action, DeadlineSource, NotificationKind, Status
-from .marks import SWEPT_COLUMNS, Mark, sweep_outcome
+from .marks import STATE_COLUMNS, SWEPT_COLUMNS, Mark, sweep_outcome
 from .models import Case, CaseEvent, SlaPolicy
 
 logger = logging.getLogger(__name__)
@@ -177,12 +179,30 @@ def _due_after(now: dt.datetime, cursor):
     return due.order_by("next_check_at", "pk")
 
 
+def _recipient_prefetches():
+    """The people :func:`cases.notifications.case_recipients` reads, one query per relation (each distinct
+    handler, grid and village loaded once with its leader's login, only the columns that rule reads)."""
+    from grids.models import Cadre, Grid, Village
+
+    login = ("user", "user__is_active")
+    return (Prefetch("handler", queryset=Cadre.objects.select_related("user").only(*login)),
+            Prefetch("grid", queryset=Grid.objects.select_related("leader__user").only(
+                "leader", *(f"leader__{f}" for f in login))),
+            Prefetch("village", queryset=Village.objects.select_related("chief_grid_leader__user").only(
+                "chief_grid_leader", *(f"chief_grid_leader__{f}" for f in login))))
+
+
+#: The columns the set-based sweep loads with each claimed case: the rule's state and what its events and
+#: notifications name.
+_CLAIM_COLUMNS = (*STATE_COLUMNS, "next_check_at", "number", "title", "handler", "grid", "village")
+
+
 def _sweep_batches(now: dt.datetime, *, batch_size: int, notify: bool, report: SweepReport) -> None:
     cursor = None
     while True:
         with transaction.atomic():
             cases = list(_due_after(now, cursor).select_for_update(skip_locked=True, of=("self",))
-                         .select_related(*_RECIPIENT_RELATIONS)[:batch_size])
+                         .only(*_CLAIM_COLUMNS)[:batch_size])
             if not cases:
                 return
             cursor = (cases[-1].next_check_at, cases[-1].pk)
@@ -191,47 +211,53 @@ def _sweep_batches(now: dt.datetime, *, batch_size: int, notify: bool, report: S
 
 def _record_batch(cases: list[Case], now: dt.datetime, *, notify: bool, report: SweepReport) -> None:
     """Write the marks of ``cases`` (claimed and locked by the caller's transaction) with a constant number
-    of statements."""
+    of statements: the UPDATE, the events' INSERT and, when notifying, the recipients' people (prefetched
+    per relation, the dispatchers and supervisors once) and the notifications' INSERT."""
     from .notifications import case_recipients, dispatchers, notify_many, supervisors
 
     outcomes = [(case, *sweep_outcome(case, now)) for case in cases]
     swept = _update_marks(outcomes, timezone.now())
     marked = [(case, marks) for case, marks, _changes in outcomes if case.pk in swept and marks]
-    dispatcher_users = supervisor_users = None
-    if notify and any(case.status in (Status.RECEIVED, Status.RETURNED) for case, _marks in marked):
-        dispatcher_users = list(dispatchers())
-    if notify and any(mark.breach for _case, marks in marked for mark in marks):
-        supervisor_users = list(supervisors())
-    events, notes = [], []
     report.cases += len(swept)
+    events, notes = [], []
     for case, marks in marked:
         for mark in marks:
             _count(report, mark)
-            events += _mark_events(case, mark, now)
-            if notify:
-                kind, title, key = _notice(case, mark)
-                notes += [(user.pk, kind, title, case.title, case.pk, key) for user in case_recipients(
-                    case, supervisors_too=mark.breach, dispatcher_users=dispatcher_users,
-                    supervisor_users=supervisor_users)]
-    CaseEvent.objects.bulk_create(events)
-    if notes:
-        report.notifications += len(notify_many(notes, now=now))
+            events += [(case.pk, fields) for fields in _mark_events(case, mark, now)]
+    _insert_events(events)
+    if not notify or not marked:
+        return
+    prefetch_related_objects([case for case, _marks in marked], *_recipient_prefetches())
+    dispatcher_users = supervisor_users = None
+    if any(case.status in (Status.RECEIVED, Status.RETURNED) for case, _marks in marked):
+        dispatcher_users = list(dispatchers())
+    if any(mark.breach for _case, marks in marked for mark in marks):
+        supervisor_users = list(supervisors())
+    titles = _titles()
+    for case, marks in marked:
+        for mark in marks:
+            kind, title, key = _notice(case, mark, titles)
+            notes += [(user.pk, kind, title, case.title, case.pk, key) for user in case_recipients(
+                case, supervisors_too=mark.breach, dispatcher_users=dispatcher_users,
+                supervisor_users=supervisor_users)]
+    report.notifications += len(notify_many(notes, now=now))
 
 
 def _update_marks(outcomes, updated_at: dt.datetime) -> set[int]:
-    """One ``UPDATE … FROM (VALUES …) RETURNING id`` that sets every swept column of every case to its new
-    value, compare-and-set on the ``next_check_at`` the claim read. Returns the ids updated."""
+    """One ``UPDATE … FROM unnest(arrays) … RETURNING id`` (a constant-size statement, one array per column)
+    that sets every swept column of every case to its new value, compare-and-set on the ``next_check_at``
+    the claim read. Returns the ids updated."""
     table = connection.ops.quote_name(Case._meta.db_table)
     columns = [Case._meta.get_field(name).column for name in SWEPT_COLUMNS]
-    row = "(%s::bigint, %s::timestamptz, " + ", ".join(["%s::timestamptz"] * len(columns)) + ")"
-    params: list = [updated_at]
-    for case, _marks, changes in outcomes:
-        params += [case.pk, case.next_check_at, *(changes.get(name, getattr(case, name)) for name in SWEPT_COLUMNS)]
+    arrays = [[case.pk for case, _m, _c in outcomes], [case.next_check_at for case, _m, _c in outcomes]]
+    arrays += [[changes.get(name, getattr(case, name)) for case, _m, changes in outcomes] for name in SWEPT_COLUMNS]
     with connection.cursor() as c:
         c.execute(
             f"UPDATE {table} AS c SET {', '.join(f'{col} = v.{col}' for col in columns)}, updated_at = %s "
-            f"FROM (VALUES {', '.join([row] * len(outcomes))}) AS v(id, old_next, {', '.join(columns)}) "
-            f"WHERE c.id = v.id AND c.next_check_at = v.old_next RETURNING c.id", params)
+            f"FROM unnest(%s::bigint[], {', '.join(['%s::timestamptz[]'] * (len(columns) + 1))}) "
+            f"AS v(id, old_next, {', '.join(columns)}) "
+            f"WHERE c.id = v.id AND c.next_check_at = v.old_next RETURNING c.id",
+            [updated_at, *map(array_literal, arrays)])
         return {pk for (pk,) in c.fetchall()}
 
 
@@ -258,8 +284,8 @@ def _sweep_per_case(now: dt.datetime, *, batch_size: int, notify: bool, report: 
                     setattr(case, name, value)
                 for mark in marks:
                     _count(report, mark)
-                    for event in _mark_events(case, mark, now):
-                        event.save()
+                    for fields in _mark_events(case, mark, now):
+                        CaseEvent.objects.create(case=case, actor=None, **fields)
                     if notify:
                         kind, title, key = _notice(case, mark)
                         report.notifications += len(notify_users(
@@ -273,25 +299,45 @@ def _count(report: SweepReport, mark: Mark) -> None:
     setattr(report, name, getattr(report, name) + 1)
 
 
-def _mark_events(case: Case, mark: Mark, now: dt.datetime) -> list[CaseEvent]:
-    """The events of one mark (unsaved): the mark stamped with its point, then its automatic escalation."""
-    events = [CaseEvent(
-        case=case, actor=None, action=mark.action, from_status=case.status, to_status=case.status, at=mark.point,
-        data={"deadline": mark.deadline, "point": mark.point.isoformat(), "swept_at": now.isoformat()},
-    )]
+def _mark_events(case: Case, mark: Mark, now: dt.datetime) -> list[dict]:
+    """The events of one mark, as CaseEvent field values (``case`` and ``actor`` = None aside): the mark
+    stamped with its point, then its automatic escalation at ``now``."""
+    events = [{"action": mark.action, "from_status": case.status, "to_status": case.status, "at": mark.point,
+               "note": "", "data": {"deadline": mark.deadline, "point": mark.point.isoformat(),
+                                    "swept_at": now.isoformat()}}]
     if mark.escalate:
-        events.append(CaseEvent(
-            case=case, actor=None, action=Action.ESCALATED, from_status=case.status, to_status=case.status, at=now,
-            note=_("办结超时，自动提请督办。"), data={"automatic": True, "deadline": mark.point.isoformat()},
-        ))
+        events.append({"action": Action.ESCALATED, "from_status": case.status, "to_status": case.status, "at": now,
+                       "note": _("办结超时，自动提请督办。"),
+                       "data": {"automatic": True, "deadline": mark.point.isoformat()}})
     return events
 
 
-def _notice(case: Case, mark: Mark) -> tuple[str, str, str]:
-    """(kind, title, dedupe key) of the notifications of one mark."""
-    title = {
+def _insert_events(rows: list[tuple[int, dict]]) -> None:
+    """One ``INSERT … SELECT … FROM unnest(arrays)`` of ``rows`` (``(case_id, fields of _mark_events)``),
+    actor None."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(CaseEvent._meta.db_table)
+    names = ("action", "from_status", "to_status", "at", "note", "data")
+    types = ["bigint", *(CaseEvent._meta.get_field(n).db_type(connection).split("(")[0] for n in names)]
+    arrays = [[pk for pk, _f in rows]] + [[fields[n] for _pk, fields in rows] for n in names[:-1]]
+    arrays.append([json.dumps(fields["data"]) for _pk, fields in rows])
+    columns = ", ".join(CaseEvent._meta.get_field(n).column for n in ("case", *names))
+    with connection.cursor() as c:
+        c.execute(f"INSERT INTO {table} ({columns}, actor_id) SELECT *, NULL::integer "
+                  f"FROM unnest({', '.join(f'%s::{t}[]' for t in types)})", [array_literal(a) for a in arrays])
+
+
+def _titles() -> dict:
+    """The notification title of each mark action (``%s`` = the case number), in the active language."""
+    return {
         Action.RESPOND_WARNING: _("响应预警：%s"), Action.RESPOND_BREACH: _("响应超时：%s"),
         Action.RESOLVE_WARNING: _("办结预警：%s"), Action.RESOLVE_BREACH: _("办结超时：%s"),
         Action.DISPATCH_WARNING: _("派单预警：%s"), Action.DISPATCH_BREACH: _("派单超时：%s"),
-    }[mark.action] % case.number
+    }
+
+
+def _notice(case: Case, mark: Mark, titles: dict | None = None) -> tuple[str, str, str]:
+    """(kind, title, dedupe key) of the notifications of one mark; ``titles`` from :func:`_titles`."""
+    title = (titles or _titles())[mark.action] % case.number
     return NotificationKind(mark.action.value), title, f"{mark.action}:{case.pk}:{mark.point.isoformat()}"

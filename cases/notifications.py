@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from grids.choices import Role
 
 from . import metrics
+from .bulk import array_literal
 from .models import Notification
 
 logger = logging.getLogger(__name__)
@@ -80,42 +81,33 @@ def notify(recipients, *, kind: str, title: str, body: str = "", case=None, dedu
     return created
 
 
-#: Rows per INSERT of :func:`notify_many` (7 parameters each: well under PostgreSQL's 65,535).
-NOTIFY_MANY_CHUNK = 5000
-
-
 def notify_many(rows, *, now) -> list[int]:
-    """Store many notifications with one ``INSERT … ON CONFLICT (recipient, dedupe_key) DO NOTHING RETURNING
-    id`` (per :data:`NOTIFY_MANY_CHUNK` rows) and deliver the new ones after commit as one batch: the bulk
-    twin of :func:`notify`, for a writer of many cases at once (the set-based sweep).
+    """Store many notifications with one ``INSERT … SELECT … FROM unnest(arrays) ON CONFLICT (recipient,
+    dedupe_key) DO NOTHING RETURNING id`` and deliver the new ones after commit as one batch: the bulk twin
+    of :func:`notify`, for a writer of many cases at once (the set-based sweep). PostgreSQL only.
 
     ``rows``: iterable of ``(recipient_id, kind, title, body, case_id or None, dedupe_key)``; ``now``: aware
     datetime stored as ``created_at``. A recipient who already has a notification with the key gets nothing
     new (the unique constraint ``notification_once_per_recipient``, also between two writers at once).
-    Returns the ids created now. Must run inside the caller's transaction. Portable SQL (PostgreSQL, and
-    SQLite ≥ 3.35).
+    Returns the ids created now. Must run inside the caller's transaction.
     """
     from django.db import connections, router
 
     rows = list(rows)
     if not rows:
         return []
-    alias = router.db_for_write(Notification)
-    connection = connections[alias]
-    table = connection.ops.quote_name(Notification._meta.db_table)
-    created_at = connection.ops.adapt_datetimefield_value(now)
-    ids: list[int] = []
+    connection = connections[router.db_for_write(Notification)]
+    fields = [Notification._meta.get_field(name) for name in ("recipient", "kind", "title", "body", "case",
+                                                              "dedupe_key")]
+    types = [(f.target_field if f.is_relation else f).db_type(connection).split("(")[0] for f in fields]
+    columns = ", ".join(f.column for f in fields)
+    arrays = [list(values) for values in zip(*((r, str(k), t, b, c, d) for r, k, t, b, c, d in rows), strict=True)]
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), NOTIFY_MANY_CHUNK):
-            chunk = rows[start:start + NOTIFY_MANY_CHUNK]
-            params = []
-            for recipient_id, kind, title, body, case_id, dedupe_key in chunk:
-                params += [recipient_id, str(kind), title, body, case_id, dedupe_key, created_at]
-            cursor.execute(
-                f"INSERT INTO {table} (recipient_id, kind, title, body, case_id, dedupe_key, created_at) "
-                f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s)'] * len(chunk))} "
-                f"ON CONFLICT (recipient_id, dedupe_key) DO NOTHING RETURNING id", params)
-            ids += [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(Notification._meta.db_table)} ({columns}, created_at) "
+            f"SELECT *, %s FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) "
+            f"ON CONFLICT (recipient_id, dedupe_key) DO NOTHING RETURNING id", [now, *map(array_literal, arrays)])
+        ids = [row[0] for row in cursor.fetchall()]
     metrics.increment(notifications=len(ids))
     deliver_after_commit(ids)
     return ids
