@@ -151,6 +151,8 @@ def build(n_cases: int, *, now: dt.datetime, seed: int = 17, flood: int = 5500, 
     start = now - 5 * year
     case_fields = [f for f in Case._meta.concrete_fields]
     case_cols = [f.column for f in case_fields]
+    # columns the generator leaves out take their model default ("" for text, False, …), as the ORM would
+    defaults = {f.column: f.get_default() for f in case_fields if not f.null and not f.primary_key}
     event_cols = ["id", "case_id", "actor_id", "action", "from_status", "to_status", "at", "note", "data"]
     note_cols = ["id", "recipient_id", "kind", "title", "body", "case_id", "dedupe_key", "created_at", "read_at",
                  "emailed_at"]
@@ -210,7 +212,7 @@ def build(n_cases: int, *, now: dt.datetime, seed: int = 17, flood: int = 5500, 
                                    satisfaction_pick=satisfaction_pick, policies=policies,
                                    supervisors=supervisors, dispatchers=dispatchers, per_day=per_day,
                                    open_states=OPEN_STATES)
-        case_rows.append([row.get(c) for c in case_cols])
+        case_rows.append([row[c] if c in row else defaults.get(c) for c in case_cols])
         counts["cases"] += 1
         counts["open"] += row["status"] in OPEN_STATES
         for e in events:
