@@ -145,7 +145,7 @@ def sweep(now: dt.datetime | None = None, *, batch_size: int = 500, notify: bool
 
     * set-based (the default on PostgreSQL): per batch of ``batch_size`` due cases, one transaction that
       claims them (``SELECT … FOR UPDATE SKIP LOCKED LIMIT n``), writes their mark columns and next checks
-      with one ``UPDATE … FROM (VALUES …) RETURNING``, their events with one bulk insert, their
+      with one ``UPDATE … FROM unnest(…) RETURNING``, their events with one insert, their
       notifications with one ``INSERT … ON CONFLICT DO NOTHING`` and enqueues one delivery task after commit;
       a constant number of queries per batch;
     * per case (``per_case=True``; the default elsewhere, e.g. SQLite): each due case locked, re-checked

@@ -95,6 +95,8 @@ def run_sweeps(case_ids, *, per_case: bool, batch_size: int = 3):
 
 @pytest.mark.django_db
 def test_the_set_based_and_the_per_case_sweep_write_the_same_rows(town):
+    """Three sweeps (at T0 + 2 h, 1 µs later, T0 + 40 h) on each path, batches of 3: the same reports, every
+    column of every case, the same events (in order per case) and notifications, ids aside."""
     cases = scenario(town)
     ids = [c.pk for c in cases.values()]
     per_case = run_sweeps(ids, per_case=True)
