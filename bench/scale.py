@@ -121,7 +121,7 @@ def naive_sweep(now):
         if not due:
             continue
         with transaction.atomic():
-            case = Case.objects.select_for_update().select_related(
+            case = Case.objects.select_for_update(of=("self",)).select_related(
                 "village__chief_grid_leader__user", "grid__leader__user", "handler__user").get(pk=case.pk)
             for deadline, point, mark_f, action, breach in due:
                 setattr(case, mark_f, point)

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from grids.choices import Role
 
 from . import metrics
+from .bulk import array_literal
 from .models import Notification
 
 logger = logging.getLogger(__name__)
@@ -28,15 +29,18 @@ def dispatchers():
     return get_user_model().objects.filter(groups__name=Role.DISPATCHER, is_active=True).distinct()
 
 
-def case_recipients(case, *, supervisors_too: bool = False) -> list:
+def case_recipients(case, *, supervisors_too: bool = False, dispatcher_users=None, supervisor_users=None) -> list:
     """Who hears about a case: whoever holds it — its handler (else its grid's leader), or the command
     centre's dispatchers while it waits there (``received`` or ``returned``) — and its village's chief
     grid leader, plus the supervisors when ``supervisors_too``. Returns distinct active users, in that order.
+
+    ``dispatcher_users`` / ``supervisor_users``: the lists :func:`dispatchers` / :func:`supervisors` return,
+    read once by a caller that asks for many cases (the set-based sweep); None = read them here.
     """
     from .choices import Status
 
     if case.status in (Status.RECEIVED, Status.RETURNED):
-        users = list(dispatchers())
+        users = list(dispatchers() if dispatcher_users is None else dispatcher_users)
     else:
         holder = case.handler or (case.grid.leader if case.grid_id else None)
         users = [holder.user] if holder is not None and holder.user_id is not None else []
@@ -44,7 +48,7 @@ def case_recipients(case, *, supervisors_too: bool = False) -> list:
     if chief is not None and chief.user_id is not None:
         users.append(chief.user)
     if supervisors_too:
-        users.extend(supervisors())
+        users.extend(supervisors() if supervisor_users is None else supervisor_users)
     seen, out = set(), []
     for user in users:
         if user.pk not in seen and user.is_active:
@@ -75,6 +79,38 @@ def notify(recipients, *, kind: str, title: str, body: str = "", case=None, dedu
     metrics.increment(notifications=len(created))
     deliver_after_commit([note.pk for note in created])
     return created
+
+
+def notify_many(rows, *, now) -> list[int]:
+    """Store many notifications with one ``INSERT … SELECT … FROM unnest(arrays) ON CONFLICT (recipient,
+    dedupe_key) DO NOTHING RETURNING id`` and deliver the new ones after commit as one batch: the bulk twin
+    of :func:`notify`, for a writer of many cases at once (the set-based sweep). PostgreSQL only.
+
+    ``rows``: iterable of ``(recipient_id, kind, title, body, case_id or None, dedupe_key)``; ``now``: aware
+    datetime stored as ``created_at``. A recipient who already has a notification with the key gets nothing
+    new (the unique constraint ``notification_once_per_recipient``, also between two writers at once).
+    Returns the ids created now. Must run inside the caller's transaction.
+    """
+    from django.db import connections, router
+
+    rows = list(rows)
+    if not rows:
+        return []
+    connection = connections[router.db_for_write(Notification)]
+    fields = [Notification._meta.get_field(name) for name in ("recipient", "kind", "title", "body", "case",
+                                                              "dedupe_key")]
+    types = [(f.target_field if f.is_relation else f).db_type(connection).split("(")[0] for f in fields]
+    columns = ", ".join(f.column for f in fields)
+    arrays = [list(values) for values in zip(*((r, str(k), t, b, c, d) for r, k, t, b, c, d in rows), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(Notification._meta.db_table)} ({columns}, created_at) "
+            f"SELECT *, %s FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) "
+            f"ON CONFLICT (recipient_id, dedupe_key) DO NOTHING RETURNING id", [now, *map(array_literal, arrays)])
+        ids = [row[0] for row in cursor.fetchall()]
+    metrics.increment(notifications=len(ids))
+    deliver_after_commit(ids)
+    return ids
 
 
 def deliver_after_commit(notification_ids) -> None:

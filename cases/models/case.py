@@ -19,6 +19,7 @@ from ..choices import (
     Status,
     Urgency,
 )
+from ..marks import next_check_at
 from .taxonomy import Category
 
 #: The characters a stored phone may hold besides digits (the create serializer's and form's validators).
@@ -243,30 +244,9 @@ class Case(models.Model):
         return self.status in OPEN_STATES
 
     def compute_next_check_at(self):
-        """The earliest pending warning or breach of this case, or None.
-
-        A warning is pending while its deadline is unmet and unwarned. A breach is pending while unrecorded
-        and the deadline is unmet, or was met after it (a late response the sweep has not seen yet).
-        Cancelled cases have none. Returns an aware UTC datetime or None.
-        """
-        if self.status == Status.CANCELLED:
-            return None
-        pending = []
-        for met_at, due, warn, warned, breached in (
-            (self.dispatched_at, self.dispatch_due_at, self.dispatch_warn_at, self.dispatch_warned_at,
-             self.dispatch_breached_at),
-            (self.responded_at, self.respond_due_at, self.respond_warn_at, self.respond_warned_at,
-             self.respond_breached_at),
-            (self.resolved_at, self.resolve_due_at, self.resolve_warn_at, self.resolve_warned_at,
-             self.resolve_breached_at),
-        ):
-            if due is None:
-                continue
-            if met_at is None and warned is None and warn is not None:
-                pending.append(warn)
-            if breached is None and not met(met_at, due):
-                pending.append(due)
-        return min(pending) if pending else None
+        """The earliest pending warning or breach of this case, or None (an aware UTC datetime): the rule of
+        :func:`cases.marks.next_check_at`, shared with the sweep. Cancelled cases have none."""
+        return next_check_at(self)
 
     @property
     def responded_on_time(self):
