@@ -195,7 +195,6 @@ def _verdicts(counting: str = "case") -> dict[str, Q]:
 
 
 def _static_aggregates(counting: str = "case") -> dict:
-    valid = Q(satisfaction__in=VALID_SATISFACTION)
     verdicts = _verdicts(counting)
     return {
         "received": Count("pk"),
@@ -206,6 +205,14 @@ def _static_aggregates(counting: str = "case") -> dict:
         **{name: Count("pk", filter=verdicts[name]) for name in (
             "dispatch_met", "dispatch_on_time", "respond_met", "respond_on_time", "resolve_met", "resolve_on_time")},
         "met_late": Count("pk", filter=verdicts["late"]),
+        **_callback_aggregates(),
+    }
+
+
+def _callback_aggregates() -> dict:
+    """The callback figures over rows with the callback columns (a Case, or a finished CaseRound)."""
+    valid = Q(satisfaction__in=VALID_SATISFACTION)
+    return {
         "valid_callbacks": Count("pk", filter=valid),
         "callback_contacted": Count("pk", filter=valid & Q(callback_contacted=True)),
         "callback_solved": Count("pk", filter=valid & Q(callback_solved=True)),
@@ -238,19 +245,13 @@ def _dynamic_aggregates(now: dt.datetime, counting: str = "case") -> dict:
 def _round_aggregates() -> dict:
     """The finished rounds' own figures (:class:`cases.models.CaseRound`), added per round
     (``counting="round"``): each round one verdict per deadline and its own valid callback."""
-    valid = Q(satisfaction__in=VALID_SATISFACTION)
     return {
         "respond_met": Count("pk", filter=Q(respond_late__isnull=False)),
         "respond_on_time": Count("pk", filter=Q(respond_late=False)),
         "resolve_met": Count("pk", filter=Q(resolve_late__isnull=False)),
         "resolve_on_time": Count("pk", filter=Q(resolve_late=False)),
         "met_late": Count("pk", filter=Q(respond_late=True) | Q(resolve_late=True)),
-        "valid_callbacks": Count("pk", filter=valid),
-        "callback_contacted": Count("pk", filter=valid & Q(callback_contacted=True)),
-        "callback_solved": Count("pk", filter=valid & Q(callback_solved=True)),
-        "satisfied": Count("pk", filter=Q(satisfaction=Satisfaction.SATISFIED)),
-        "basically_satisfied": Count("pk", filter=Q(satisfaction=Satisfaction.BASICALLY_SATISFIED)),
-        "unsatisfied": Count("pk", filter=Q(satisfaction=Satisfaction.UNSATISFIED)),
+        **_callback_aggregates(),
     }
 
 
