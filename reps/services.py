@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import services as case_services
-from cases.choices import NotificationKind, Source
+from cases.choices import Action, NotificationKind, Source
 from cases.desk.sessions import check_begun, check_ended_by_now
 from cases.models import Case
 from cases.notifications import notify
@@ -363,10 +363,12 @@ def follow_up(case, *, actor, note: str, now: dt.datetime | None = None) -> Case
     """The raising deputy's follow-up note (跟踪督办, the loop's "supervise" step when nothing was escalated):
     a ``commented`` event whose actor is the deputy's login, through ``cases.services.comment``.
 
-    Raises PermissionDenied unless ``actor`` is the raising deputy's login, ValidationError for an empty
-    note. Returns the case.
+    Raises PermissionDenied unless ``actor`` is the raising deputy's login, ValidationError on ``note``
+    for an empty note. Returns the case.
     """
     _raising_deputy(case, actor)
+    if not (note or "").strip():
+        raise ValidationError({"note": _("请填写跟踪督办说明。")})
     return case_services.comment(case, actor=actor, note=note, now=now)
 
 
@@ -377,11 +379,24 @@ def evaluate(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
     Arguments as for ``callback``: ``contacted``/``solved`` booleans, ``satisfaction`` one of
     ``cases.choices.Satisfaction``. Raises PermissionDenied unless ``actor`` is the raising deputy's
-    login, TransitionNotAllowed unless the case is resolved and has no valid callback yet.
+    login, TransitionNotAllowed unless the case is resolved and has no valid callback yet — rated
+    already, it says so with the rating given (code ``callback_recorded``; a deputy cannot reopen).
     """
     _raising_deputy(case, actor)
-    return case_services.callback(case, actor=actor, contacted=contacted, solved=solved,
-                                  satisfaction=satisfaction, note=note, now=now)
+    try:
+        return case_services.callback(case, actor=actor, contacted=contacted, solved=solved,
+                                      satisfaction=satisfaction, note=note, now=now)
+    except TransitionNotAllowed as exc:
+        if exc.code != "callback_recorded":
+            raise
+        rated = Case.objects.get(pk=case.pk)
+        last = rated.events.filter(action=Action.CALLBACK).order_by("-at", "-id").first()
+        label = rated.get_satisfaction_display()
+        if last is not None and last.actor_id == actor.pk:
+            detail = _("该诉求已评价（%(rating)s），不能再次评价。") % {"rating": label}
+        else:
+            detail = _("该诉求已有回访结果（%(rating)s），不能再次评价。") % {"rating": label}
+        raise TransitionNotAllowed(detail, code="callback_recorded") from exc
 
 
 __all__ = [
