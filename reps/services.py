@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import services as case_services
-from cases.choices import NotificationKind, Source
+from cases.choices import Action, NotificationKind, Source
 from cases.desk.sessions import check_begun, check_ended_by_now
 from cases.models import Case
 from cases.notifications import notify
@@ -32,6 +32,25 @@ from .models import Deputy, LiaisonStation, RaisedDemand, Reception
 
 #: How many weeks ahead planned receptions are created when ``RECEPTION_PLAN_WEEKS`` is not set (≈ a month).
 DEFAULT_PLAN_WEEKS = 4
+
+
+#: How far back and ahead of now an extra reception may start (days): the window the receptions list shows
+#: planned ones in (``reps.views.receptions``), so that every reception planned by hand is listed there.
+#: Settings ``RECEPTION_WINDOW_PAST_DAYS`` / ``RECEPTION_WINDOW_AHEAD_DAYS`` override them.
+DEFAULT_WINDOW_PAST_DAYS, DEFAULT_WINDOW_AHEAD_DAYS = 14, 42
+
+
+def window_days() -> tuple[int, int]:
+    """``(past, ahead)`` in days: the settings above, default 14 and 42."""
+    return (int(getattr(settings, "RECEPTION_WINDOW_PAST_DAYS", DEFAULT_WINDOW_PAST_DAYS)),
+            int(getattr(settings, "RECEPTION_WINDOW_AHEAD_DAYS", DEFAULT_WINDOW_AHEAD_DAYS)))
+
+
+def reception_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """``(earliest, latest)``: the starts an extra reception may have, and the planned ones the receptions
+    list shows — two weeks before ``now`` to six weeks after it unless the settings above say otherwise."""
+    past, ahead = window_days()
+    return now - dt.timedelta(days=past), now + dt.timedelta(days=ahead)
 
 
 def plan_weeks() -> int:
@@ -146,12 +165,43 @@ def send_reception_reminders(*, now: dt.datetime | None = None) -> int:
 
 
 def _check_window(starts_at, ends_at):
+    """A reception's times: aware, the end after the start and on the same (Asia/Shanghai) day, so that
+    "日期 09:00–11:00" as the pages show it is the whole reception."""
     if starts_at is None or timezone.is_naive(starts_at):
         raise ValidationError({"starts_at": _("请给出带时区的开始时间。")})
     if ends_at is None or timezone.is_naive(ends_at):
         raise ValidationError({"ends_at": _("请给出带时区的结束时间。")})
     if ends_at <= starts_at:
         raise ValidationError({"ends_at": _("结束时间须晚于开始时间。")})
+    if local_date(ends_at) != local_date(starts_at):
+        raise ValidationError({"ends_at": _("接待须在开始当天（%(date)s）结束，结束时间不能在次日或之后。") % {
+            "date": local_date(starts_at).isoformat()}})
+
+
+def _fmt(moment: dt.datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
+def _check_plannable(starts_at, now):
+    """An extra reception starts within :func:`reception_window` (else it would never be listed)."""
+    earliest, latest = reception_window(now)
+    if not earliest <= starts_at <= latest:
+        past, ahead = window_days()
+        raise ValidationError({"starts_at": _(
+            "开始时间须在 %(earliest)s 至 %(latest)s 之间（%(past)d 天前至 %(ahead)d 天后），"
+            "超出此范围的接待不会出现在接待列表中。")
+            % {"earliest": _fmt(earliest), "latest": _fmt(latest), "past": past, "ahead": ahead}})
+
+
+def _check_no_overlap(station, starts_at, ends_at):
+    """No other reception of ``station`` (cancelled ones aside) overlaps ``starts_at``–``ends_at``."""
+    other = (Reception.objects.filter(station=station, starts_at__lt=ends_at, ends_at__gt=starts_at)
+             .exclude(status=ReceptionStatus.CANCELLED).order_by("starts_at", "pk").first())
+    if other is not None:
+        end = timezone.localtime(other.ends_at)
+        raise ValidationError({"starts_at": _(
+            "与%(station)s已有的接待（%(start)s–%(end)s）时间重叠，请另选时间。") % {
+            "station": station.name, "start": _fmt(other.starts_at), "end": f"{end:%H:%M}"}})
 
 
 def create_reception(*, actor, station: LiaisonStation, starts_at: dt.datetime, ends_at: dt.datetime,
@@ -161,16 +211,22 @@ def create_reception(*, actor, station: LiaisonStation, starts_at: dt.datetime, 
     ``deputies``: Deputy rows on duty (any active deputy; usually the station's). ``actor`` is accepted
     for symmetry with the other services (receptions keep no author until recorded). Returns the
     reception, status ``planned``. Raises ValidationError for a missing or inactive station, a naive or
-    inverted time window, or an inactive deputy.
+    inverted time window or one ending on a later day, a start outside :func:`reception_window` (on
+    ``starts_at``), a time overlapping another (not cancelled) reception of the station (on
+    ``starts_at``, naming it), or an inactive deputy.
     """
     now = now or timezone.now()
     if station is None or not station.is_active:
         raise ValidationError({"station": _("请选择启用中的代表联络站。")})
     _check_window(starts_at, ends_at)
+    _check_plannable(starts_at, now)
     deputies = list(deputies)
     if any(not d.is_active for d in deputies):
         raise ValidationError({"deputies": _("不能安排已离任的代表。")})
     with transaction.atomic():
+        # one planner at a time per station, so two overlapping receptions cannot both pass the check
+        LiaisonStation.objects.select_for_update().filter(pk=station.pk).first()
+        _check_no_overlap(station, starts_at, ends_at)
         reception = Reception.objects.create(
             station=station, date=local_date(starts_at), starts_at=starts_at, ends_at=ends_at, regular=False,
             status=ReceptionStatus.PLANNED, notes=(notes or "").strip(), created_at=now,
@@ -307,10 +363,12 @@ def follow_up(case, *, actor, note: str, now: dt.datetime | None = None) -> Case
     """The raising deputy's follow-up note (跟踪督办, the loop's "supervise" step when nothing was escalated):
     a ``commented`` event whose actor is the deputy's login, through ``cases.services.comment``.
 
-    Raises PermissionDenied unless ``actor`` is the raising deputy's login, ValidationError for an empty
-    note. Returns the case.
+    Raises PermissionDenied unless ``actor`` is the raising deputy's login, ValidationError on ``note``
+    for an empty note. Returns the case.
     """
     _raising_deputy(case, actor)
+    if not (note or "").strip():
+        raise ValidationError({"note": _("请填写跟踪督办说明。")})
     return case_services.comment(case, actor=actor, note=note, now=now)
 
 
@@ -321,15 +379,29 @@ def evaluate(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
     Arguments as for ``callback``: ``contacted``/``solved`` booleans, ``satisfaction`` one of
     ``cases.choices.Satisfaction``. Raises PermissionDenied unless ``actor`` is the raising deputy's
-    login, TransitionNotAllowed unless the case is resolved and has no valid callback yet.
+    login, TransitionNotAllowed unless the case is resolved and has no valid callback yet — rated
+    already, it says so with the rating given (code ``callback_recorded``; a deputy cannot reopen).
     """
     _raising_deputy(case, actor)
-    return case_services.callback(case, actor=actor, contacted=contacted, solved=solved,
-                                  satisfaction=satisfaction, note=note, now=now)
+    try:
+        return case_services.callback(case, actor=actor, contacted=contacted, solved=solved,
+                                      satisfaction=satisfaction, note=note, now=now)
+    except TransitionNotAllowed as exc:
+        if exc.code != "callback_recorded":
+            raise
+        rated = Case.objects.get(pk=case.pk)
+        last = rated.events.filter(action=Action.CALLBACK).order_by("-at", "-id").first()
+        label = rated.get_satisfaction_display()
+        if last is not None and last.actor_id == actor.pk:
+            detail = _("该诉求已评价（%(rating)s），不能再次评价。") % {"rating": label}
+        else:
+            detail = _("该诉求已有回访结果（%(rating)s），不能再次评价。") % {"rating": label}
+        raise TransitionNotAllowed(detail, code="callback_recorded") from exc
 
 
 __all__ = [
-    "DEFAULT_PLAN_WEEKS", "plan_weeks", "local_moment", "deputy_of", "link_login", "plan_receptions",
+    "DEFAULT_PLAN_WEEKS", "DEFAULT_WINDOW_PAST_DAYS", "DEFAULT_WINDOW_AHEAD_DAYS", "window_days", "reception_window",
+    "plan_weeks", "local_moment", "deputy_of", "link_login", "plan_receptions",
     "send_reception_reminders", "create_reception", "record_reception", "cancel_reception", "raise_demand",
     "follow_up", "evaluate",
 ]

@@ -167,3 +167,84 @@ def test_another_stations_deputy_gets_404_and_the_command_centre_records(client,
         assert client.get(f"/cases/new/?reception={reception.pk}").status_code == 403  # demands: a deputy's own
     reception.refresh_from_db()
     assert reception.status == ReceptionStatus.HELD and reception.recorded_by == town["dispatcher"]
+
+
+def plan_form(town, starts_at, ends_at, **overrides):
+    data = {"station": LiaisonStation.objects.get(code="LS01").pk, "starts_at": starts_at, "ends_at": ends_at,
+            "deputies": [town["alice"].pk], "notes": "加场说明"}
+    data.update(overrides)
+    return data
+
+
+WINDOW_REFUSAL = ("开始时间须在 2025-03-18 10:00 至 2025-05-13 10:00 之间（14 天前至 42 天后），"
+                  "超出此范围的接待不会出现在接待列表中。")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("starts_at", "ends_at"), [("2025-03-18T09:00", "2025-03-18T11:00"),
+                                                    ("2099-01-01T09:00", "2099-01-01T11:00")])
+def test_a_reception_outside_the_listed_window_is_refused_and_keeps_what_was_typed(client, town, starts_at, ends_at):
+    client.force_login(town["alice"].user)
+    with time_machine.travel(T_PLAN, tick=False):  # Tuesday 2025-04-01 10:00
+        answer = client.post("/receptions/new/", plan_form(town, starts_at, ends_at))
+    html = answer.content.decode()
+    assert answer.status_code == 400
+    assert field_errors(html, "starts_at") == [WINDOW_REFUSAL]
+    assert f'value="{starts_at}"' in html and f'value="{ends_at}"' in html and "加场说明" in html
+    assert not Reception.objects.filter(regular=False).exists()
+
+
+@pytest.mark.django_db
+def test_the_window_edges_are_plannable_and_listed(client, town):
+    client.force_login(town["alice"].user)
+    with time_machine.travel(T_PLAN, tick=False):
+        for start, end in (("2025-03-18T10:00", "2025-03-18T11:00"), ("2025-05-13T10:00", "2025-05-13T12:00")):
+            assert client.post("/receptions/new/", plan_form(town, start, end)).status_code == 302
+        listed = chunk(client.get("/receptions/").content.decode(), "receptions-planned")
+    extra = list(Reception.objects.filter(regular=False).order_by("starts_at"))
+    assert [r.starts_at for r in extra] == [dt.datetime(2025, 3, 18, 10, tzinfo=SH), dt.datetime(2025, 5, 13, 10, tzinfo=SH)]
+    assert all(f'data-reception="{r.pk}"' in listed for r in extra)
+
+
+@pytest.mark.django_db
+def test_a_reception_ending_on_a_later_day_or_overlapping_another_is_refused(client, town):
+    client.force_login(town["alice"].user)
+    with time_machine.travel(T_PLAN, tick=False):
+        spanning = client.post("/receptions/new/", plan_form(town, "2025-04-05T09:00", "2025-04-08T11:00"))
+        first = client.post("/receptions/new/", plan_form(town, "2025-04-12T14:00", "2025-04-12T16:00"))
+        overlapping = client.post("/receptions/new/", plan_form(town, "2025-04-12T15:30", "2025-04-12T17:00"))
+        after = client.post("/receptions/new/", plan_form(town, "2025-04-12T16:00", "2025-04-12T17:00"))
+        other_station = client.post("/receptions/new/", plan_form(
+            town, "2025-04-12T15:00", "2025-04-12T16:00", station=LiaisonStation.objects.get(code="LS02").pk))
+    assert spanning.status_code == 400
+    assert field_errors(spanning.content.decode(), "ends_at") == ["接待须在开始当天（2025-04-05）结束，结束时间不能在次日或之后。"]
+    assert 'value="2025-04-08T11:00"' in spanning.content.decode()
+    assert (first.status_code, overlapping.status_code, after.status_code) == (302, 400, 302)
+    assert field_errors(overlapping.content.decode(), "starts_at") == [
+        "与西集村代表联络站（演示）已有的接待（2025-04-12 14:00–16:00）时间重叠，请另选时间。"]
+    assert other_station.status_code == 400  # alice may not plan at LS02 at all (its own refusal)
+    assert sorted((r.starts_at.astimezone(SH).hour, r.ends_at.astimezone(SH).hour)
+                  for r in Reception.objects.filter(regular=False)) == [(14, 16), (16, 17)]
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_the_same_receptions_with_400(town):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(town["alice"].user)
+    ls01 = LiaisonStation.objects.get(code="LS01").pk
+
+    def post(start, end):
+        with time_machine.travel(T_PLAN, tick=False):
+            return api.post("/api/v1/receptions/", {"station": ls01, "starts_at": start, "ends_at": end,
+                                                    "deputies": [town["alice"].pk]}, format="json")
+
+    far = post("2099-01-01T09:00:00+08:00", "2099-01-01T11:00:00+08:00")
+    assert far.status_code == 400 and WINDOW_REFUSAL in str(far.json())
+    spanning = post("2025-04-05T09:00:00+08:00", "2025-04-08T11:00:00+08:00")
+    assert spanning.status_code == 400 and "接待须在开始当天（2025-04-05）结束" in str(spanning.json())
+    assert post("2025-04-12T14:00:00+08:00", "2025-04-12T16:00:00+08:00").status_code == 201
+    overlapping = post("2025-04-12T13:00:00+08:00", "2025-04-12T14:30:00+08:00")
+    assert overlapping.status_code == 400 and "2025-04-12 14:00–16:00" in str(overlapping.json())
+    assert Reception.objects.filter(regular=False).count() == 1

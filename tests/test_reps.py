@@ -380,3 +380,70 @@ def test_a_deputy_follows_the_loop_and_evaluates_on_the_demands_page(town, clien
     # Another deputy cannot act on alice's demand (outside their scope: 404).
     client.force_login(town["bob"].user)
     assert client.post(f"/demands/{open_one.pk}/do/follow-up/", {"note": "x"}).status_code == 404
+
+
+def form_of(html: str, testid: str) -> str:
+    """The <details> block holding the button ``testid``."""
+    end = html.index(f'data-testid="{testid}"')
+    return html[html.rindex("<details", 0, end):html.index("</details>", end)]
+
+
+@pytest.mark.django_db
+def test_the_demands_page_keeps_typed_input_and_shows_the_rating_given(town, client):
+    import time_machine
+
+    alice = town["alice"].user
+    mine = walk_to_resolved(town, raise_(town, "alice"), T0 + H, resolve_at=T0 + D)
+    open_one = raise_(town, "alice", title="还有一件")
+    called = walk_to_resolved(town, raise_(town, "alice", title="已回访的"), T0 + H, resolve_at=T0 + D)
+    cs.callback(called, actor=town["dispatcher"], contacted=True, solved=False, satisfaction="basically_satisfied",
+                note="电话回访", now=T0 + D + H)
+    client.force_login(alice)
+    with time_machine.travel(T0 + 2 * D, tick=False):  # 2025-04-11 09:30
+        # No satisfaction chosen: 400, the form open with the error, 未解决 and the note as typed.
+        bad = client.post(f"/demands/{mine.pk}/do/evaluate/", {"solved": "no", "note": "路灯修了又坏"})
+        assert bad.status_code == 400
+        form = form_of(bad.content.decode(), f"evaluate-{mine.pk}")
+        assert form.startswith("<details open>")
+        assert f'data-testid="evaluate-error-{mine.pk}">请选择满意程度。</p>' in form
+        assert 'value="no" checked' in form and 'value="yes" checked' not in form
+        assert '<textarea name="note" rows="2">路灯修了又坏</textarea>' in form
+        # An empty follow-up note: 400, named, that form open (not collapsed).
+        empty = client.post(f"/demands/{open_one.pk}/do/follow-up/", {"note": "   "})
+        assert empty.status_code == 400
+        form = form_of(empty.content.decode(), f"follow-up-{open_one.pk}")
+        assert form.startswith("<details open>")
+        assert f'data-testid="follow-up-error-{open_one.pk}">请填写跟踪督办说明。</p>' in form
+        other = form_of(empty.content.decode(), f"evaluate-{mine.pk}")
+        assert "evaluate-error" not in other and '<textarea name="note" rows="2"></textarea>' in other
+
+        assert client.post(f"/demands/{mine.pk}/do/evaluate/", {"solved": "yes", "satisfaction": "satisfied",
+                                                                 "note": "很快修好了"}).status_code == 302
+        html = client.get("/demands/").content.decode()
+        assert f'data-testid="evaluate-{mine.pk}"' not in html  # rated: the form is gone ...
+        rating = html[html.index(f'data-testid="rating-{mine.pk}"'):]
+        rating = rating[:rating.index("</p>")]  # ... and the rating given is shown instead
+        assert "已评价：<strong>满意</strong> · 已解决 · " in rating and "2025-04-11 09:30" in rating
+        assert "说明：很快修好了" in rating
+        assert f'data-testid="evaluate-{called.pk}"' not in html  # the command centre called back already
+        rating = html[html.index(f'data-testid="rating-{called.pk}"'):]
+        rating = rating[:rating.index("</p>")]
+        assert "已回访：<strong>基本满意</strong> · 未解决 · " in rating and "2025-04-10 10:30" in rating and "说明：电话回访" in rating
+
+        again = client.post(f"/demands/{mine.pk}/do/evaluate/", {"solved": "yes", "satisfaction": "unsatisfied"},
+                            follow=True).content.decode()
+        assert "该诉求已评价（满意），不能再次评价。" in again and "如需重办" not in again
+        late = client.post(f"/demands/{called.pk}/do/evaluate/", {"solved": "yes", "satisfaction": "satisfied"},
+                           follow=True).content.decode()
+        assert "该诉求已有回访结果（基本满意），不能再次评价。" in late
+    mine.refresh_from_db()
+    assert (mine.satisfaction, mine.callback_solved) == ("satisfied", True)
+    assert not mine.events.filter(action="commented").exists() and not open_one.events.filter(
+        action="commented").exists()
+    # The service answers the API the same way.
+    with pytest.raises(ValidationError) as empty_note:
+        services.follow_up(open_one, actor=alice, note=" ")
+    assert empty_note.value.message_dict == {"note": ["请填写跟踪督办说明。"]}
+    with pytest.raises(TransitionNotAllowed) as twice:
+        services.evaluate(mine, actor=alice, contacted=True, solved=True, satisfaction="satisfied")
+    assert (twice.value.code, twice.value.detail) == ("callback_recorded", "该诉求已评价（满意），不能再次评价。")

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cases.choices import Satisfaction, Status
+from cases.choices import Action, Satisfaction, Status
 from cases.models import CaseEvent
 from cases.pages import page
 from cases.services import TransitionNotAllowed
@@ -44,11 +44,22 @@ def _demands(scope):
     return selectors.demands_in_scope(scope, qs)
 
 
-@login_required
-def demands(request):
-    """The deputy's raised demands, newest first, each with its five steps (收集 交办 督办 反馈 评价) and the
-    time of each; the raising deputy may add a follow-up note to an open one and rate a resolved one.
-    Other roles see the deputy demands within their case scope, read-only."""
+def _rating(case, events, deputy_user_id) -> dict | None:
+    """The valid callback a resolved (or closed) case carries, for showing instead of the rating form:
+    satisfaction, solved, note and time of the latest valid ``callback`` event, and whether the raising
+    deputy gave it (else the command centre called back). None when the case has no valid callback."""
+    if case.satisfaction in ("", None, Satisfaction.UNREACHABLE):
+        return None
+    event = next((e for e in reversed(events) if e.action == Action.CALLBACK
+                  and (e.data or {}).get("satisfaction") not in (None, "", Satisfaction.UNREACHABLE)), None)
+    return {"label": case.get_satisfaction_display(), "solved": case.callback_solved,
+            "at": case.callback_at or (event.at if event else None), "note": event.note if event else "",
+            "by_deputy": event is not None and deputy_user_id is not None and event.actor_id == deputy_user_id}
+
+
+def _demands_page(request, *, failed: dict | None = None, status: int = 200):
+    """The demands page; ``failed`` (``case_id``, ``step``, ``error``, ``data``: what was typed) reopens
+    that demand's form with the typed values and the error next to it (HTTP 400)."""
     scope = request_scope(request)
     if not scope.roles:
         raise PermissionDenied
@@ -56,39 +67,58 @@ def demands(request):
     rows = []
     for demand in _demands(scope)[:100]:
         case = demand.case
-        steps = selectors.loop_steps(case, events=list(case.events.all()), deputy_user_id=demand.deputy.user_id)
+        events = list(case.events.all())
+        steps = selectors.loop_steps(case, events=events, deputy_user_id=demand.deputy.user_id)
         mine = own is not None and demand.deputy_id == own.pk
-        rows.append({"demand": demand, "case": case, "steps": steps,
-                     "may_follow_up": mine and case.is_open,
-                     # rated once: a valid callback (anything but unreachable) ends the 评价 step
-                     "may_evaluate": mine and case.status == Status.RESOLVED
-                     and case.satisfaction in ("", None, Satisfaction.UNREACHABLE)})
-    return page(request, "reps/demands.html", {"rows": rows, "ratings": DEPUTY_RATINGS, "is_deputy": own is not None})
+        rating = _rating(case, events, demand.deputy.user_id)
+        row = {"demand": demand, "case": case, "steps": steps, "rating": rating,
+               "may_follow_up": mine and case.is_open,
+               # rated once: a valid callback (anything but unreachable) ends the 评价 step
+               "may_evaluate": mine and case.status == Status.RESOLVED and rating is None,
+               "failed": failed if failed and failed["case_id"] == case.pk else None}
+        rows.append(row)
+    return page(request, "reps/demands.html", {"rows": rows, "ratings": DEPUTY_RATINGS, "is_deputy": own is not None},
+                status=status)
+
+
+@login_required
+def demands(request):
+    """The deputy's raised demands, newest first, each with its five steps (收集 交办 督办 反馈 评价) and the
+    time of each; the raising deputy may add a follow-up note to an open one and rate a resolved one; once
+    rated, the rating given (satisfaction, solved, note, time) is shown instead of the form.
+    Other roles see the deputy demands within their case scope, read-only."""
+    return _demands_page(request)
 
 
 @login_required
 @require_POST
 def demand_act(request, case_id: int, step: str):
-    """POST ``follow-up`` (``note``) or ``evaluate`` (``satisfaction``, ``solved``) on one of the user's own
-    raised demands through :mod:`reps.services`; refusals come back as a message, nothing changed."""
+    """POST ``follow-up`` (``note``) or ``evaluate`` (``satisfaction``, ``solved``, ``note``) on one of the
+    user's own raised demands through :mod:`reps.services`. Bad input comes back on the page with that
+    demand's form open, what was typed kept and the error next to it (HTTP 400); a step the case's state
+    no longer allows (e.g. rated already) comes back as a message, nothing changed."""
     scope, now = request_scope(request), request_now(request)
     demand = get_object_or_404(_demands(scope), case_id=case_id)
     if step not in ("follow-up", "evaluate"):
         raise PermissionDenied
     data = request.POST
+    note = data.get("note", "").strip()[:2000]
     try:
         if step == "follow-up":
-            services.follow_up(demand.case, actor=request.user, note=data.get("note", "").strip()[:2000], now=now)
+            services.follow_up(demand.case, actor=request.user, note=note, now=now)
             messages.success(request, _("已记录跟踪督办意见。"))
         else:
             satisfaction = data.get("satisfaction", "")
             if satisfaction not in dict(DEPUTY_RATINGS):
-                raise ValidationError(_("请选择满意程度。"))
+                raise ValidationError({"satisfaction": _("请选择满意程度。")})
             services.evaluate(demand.case, actor=request.user, contacted=True, solved=data.get("solved") == "yes",
-                              satisfaction=satisfaction, note=data.get("note", "").strip()[:2000], now=now)
+                              satisfaction=satisfaction, note=note, now=now)
             messages.success(request, _("已评价。"))
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        typed = {"note": data.get("note", ""), "satisfaction": data.get("satisfaction", ""),
+                 "solved": "no" if data.get("solved") == "no" else "yes"}
+        return _demands_page(request, status=400, failed={
+            "case_id": demand.case_id, "step": step, "error": " ".join(exc.messages), "data": typed})
     except TransitionNotAllowed as exc:
         messages.warning(request, exc.detail)
     return redirect(f"/demands/#demand-{case_id}")

@@ -34,8 +34,9 @@ from ..forms import ReceptionPlanForm, ReceptionRecordForm
 from ..models import Deputy, LiaisonStation, RaisedDemand, Reception
 from ..scope import may_run_reception
 
-#: How far back held receptions and unrecorded planned ones are listed, and how far ahead planned ones.
-HELD_DAYS, PLANNED_AHEAD_DAYS, UNRECORDED_DAYS = 60, 42, 14
+#: How far back held receptions are listed (planned ones: :func:`reps.services.reception_window`, the same
+#: window an extra reception may be planned in).
+HELD_DAYS = 60
 
 
 def _receptions(scope):
@@ -80,8 +81,9 @@ def receptions(request):
     if station_id is not None:
         qs = qs.filter(station_id=station_id)
     own = services.deputy_of(request.user)
-    planned = list(qs.filter(status=ReceptionStatus.PLANNED, starts_at__gte=now - dt.timedelta(days=UNRECORDED_DAYS),
-                             starts_at__lte=now + dt.timedelta(days=PLANNED_AHEAD_DAYS)).order_by("starts_at", "pk"))
+    earliest, latest = services.reception_window(now)
+    planned = list(qs.filter(status=ReceptionStatus.PLANNED, starts_at__gte=earliest, starts_at__lte=latest)
+                   .order_by("starts_at", "pk"))
     held = list(qs.filter(status=ReceptionStatus.HELD, starts_at__gte=now - dt.timedelta(days=HELD_DAYS))
                 .order_by("-starts_at", "-pk")[:100])
     mine = {}

@@ -377,6 +377,9 @@ OPEN311_JURISDICTION_ID = env("OPEN311_JURISDICTION_ID", default="xiji.tongzhou.
 OPEN311_NEAREST_VILLAGE_KM = env.float("OPEN311_NEAREST_VILLAGE_KM", default=3.0)
 # Weeks of regular liaison-station receptions planned ahead (4 ≈ a month).
 RECEPTION_PLAN_WEEKS = env.int("RECEPTION_PLAN_WEEKS", default=4)
+# Days before and after now an extra reception may start; also the planned ones /receptions/ lists.
+RECEPTION_WINDOW_PAST_DAYS = env.int("RECEPTION_WINDOW_PAST_DAYS", default=14)
+RECEPTION_WINDOW_AHEAD_DAYS = env.int("RECEPTION_WINDOW_AHEAD_DAYS", default=42)
 # Local (Asia/Shanghai) hours of a reception day, used for the visits' calendar feed ("HH:MM").
 VISIT_START_TIME = env("VISIT_START_TIME", default="09:00")
 VISIT_END_TIME = env("VISIT_END_TIME", default="11:30")
