@@ -2,6 +2,7 @@
 the list, recording one that has begun, the refusal of one not yet begun (next to the start time, what was
 typed kept), and raising a demand at one."""
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +13,8 @@ from reps.seeding import seed_stations
 
 from .conftest import DESKTOP, PHONE
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375", "1280"])
@@ -19,10 +22,18 @@ def test_a_deputy_records_a_reception_and_is_refused_one_not_yet_begun(town, ses
     seed_stations()
     deputy = services.link_login(Deputy.objects.get(code="LS01-1"), town.user(Role.DEPUTY))
     now = dt.datetime.now(dt.UTC)
-    begun = services.create_reception(actor=deputy.user, station=deputy.station, starts_at=now - dt.timedelta(hours=1),
-                                      ends_at=now + dt.timedelta(hours=1), deputies=[deputy], now=now)
-    ahead = services.create_reception(actor=deputy.user, station=deputy.station, starts_at=now + dt.timedelta(days=7),
-                                      ends_at=now + dt.timedelta(days=7, hours=2), deputies=[deputy], now=now)
+    # A reception ends on the day it starts (Asia/Shanghai): one that has begun today, whatever the hour the
+    # test runs at, and one a week ahead in the morning.
+    local = now.astimezone(SHANGHAI)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = max(midnight, local - dt.timedelta(hours=1))
+    ends = min(midnight + dt.timedelta(hours=23, minutes=59), local + dt.timedelta(hours=1))
+    begun = services.create_reception(actor=deputy.user, station=deputy.station, starts_at=starts, ends_at=ends,
+                                      deputies=[deputy], now=now)
+    week = midnight + dt.timedelta(days=7)
+    ahead = services.create_reception(actor=deputy.user, station=deputy.station,
+                                      starts_at=week + dt.timedelta(hours=9), ends_at=week + dt.timedelta(hours=11),
+                                      deputies=[deputy], now=now)
     dev = session(viewport)
     dev.login(deputy.user.username)
     page = dev.go("/receptions/")
