@@ -37,7 +37,9 @@ class ActionSpec:
     """One action of the case page. ``name`` is the key of :data:`cases.rules.PERMISSIONS`; ``states`` the
     states the service accepts (its ``allowed_from``; the service stays the authority and raises
     TransitionNotAllowed otherwise); ``when`` a further condition on the case; ``run`` calls the service
-    with the cleaned form data."""
+    with the cleaned form data. ``service_checks_when``: the service refuses a case failing ``when`` itself,
+    with its own reason (a valid callback already recorded, no extension pending …), so a submission from a
+    stale page is left to it rather than refused with the generic state message."""
 
     name: str
     label: object
@@ -46,6 +48,7 @@ class ActionSpec:
     run: Callable
     when: Callable = lambda case: True
     style: str = ""
+    service_checks_when: bool = False
 
 
 def _valid_callback(case) -> bool:
@@ -64,13 +67,14 @@ ACTIONS: list[ActionSpec] = [
                services.ALLOWED_FROM["dispatch"], style="primary",
                run=lambda c, d, a, n: services.dispatch(c, actor=a, grid=d["grid"], note=d["note"], now=n)),
     ActionSpec("callback", gettext_lazy("回访"), forms.CallbackForm, services.ALLOWED_FROM["callback"], style="primary",
-               when=lambda c: not _valid_callback(c),
+               when=lambda c: not _valid_callback(c), service_checks_when=True,
                run=lambda c, d, a, n: services.callback(c, actor=a, contacted=d["contacted"], solved=d["solved"],
                                                         satisfaction=d["satisfaction"], note=d["note"], now=n)),
     ActionSpec("close", pgettext_lazy("action", "结案"), forms.NoteForm, services.ALLOWED_FROM["close"],
                run=lambda c, d, a, n: services.close(c, actor=a, note=d["note"], now=n)),
     ActionSpec("reopen", gettext_lazy("重办"), forms.NoteForm, services.ALLOWED_FROM["reopen"],
                when=lambda c: c.satisfaction == Satisfaction.UNSATISFIED or c.callback_solved is False,
+               service_checks_when=True,
                run=lambda c, d, a, n: services.reopen(c, actor=a, note=d["note"], now=n)),
     ActionSpec("return", gettext_lazy("退单"), forms.ReasonForm, services.ALLOWED_FROM["return"],
                run=lambda c, d, a, n: services.return_case(c, actor=a, reason=d["reason"], now=n)),
@@ -79,10 +83,10 @@ ACTIONS: list[ActionSpec] = [
                run=lambda c, d, a, n: services.request_extension(c, actor=a, until=d["until"], reason=d["reason"],
                                                                  now=n)),
     ActionSpec("approve_extension", gettext_lazy("批准延期"), forms.NoteForm, services.ALLOWED_FROM["approve_extension"],
-               when=lambda c: c.extension_requested_until is not None, style="primary",
+               when=lambda c: c.extension_requested_until is not None, style="primary", service_checks_when=True,
                run=lambda c, d, a, n: services.approve_extension(c, actor=a, note=d["note"], now=n)),
     ActionSpec("decline_extension", gettext_lazy("驳回延期"), forms.NoteForm, services.ALLOWED_FROM["decline_extension"],
-               when=lambda c: c.extension_requested_until is not None,
+               when=lambda c: c.extension_requested_until is not None, service_checks_when=True,
                run=lambda c, d, a, n: services.decline_extension(c, actor=a, note=d["note"], now=n)),
     ActionSpec("escalate", gettext_lazy("督办"), forms.EscalateForm, services.ALLOWED_FROM["escalate"],
                run=lambda c, d, a, n: services.escalate(c, actor=a, note=d["note"], now=n)),
@@ -283,7 +287,7 @@ def case_act(request, pk: int, action: str):
                         message = _("诉求 %(number)s 已被他人更改（现为“%(status)s”）。")
                     raise services.TransitionNotAllowed(
                         message % {"number": current.number, "status": current.get_status_display()}, code="changed")
-                if current.status not in spec.states or not spec.when(current):
+                if current.status not in spec.states or not (spec.when(current) or spec.service_checks_when):
                     raise services.TransitionNotAllowed(
                         _("诉求 %(number)s 当前状态为“%(status)s”，不能执行“%(action)s”。")
                         % {"number": current.number, "status": current.get_status_display(), "action": spec.label})
