@@ -260,6 +260,31 @@ def test_case_list_takes_every_api_filter_shows_the_desk_columns_and_exports_the
 
 
 @pytest.mark.django_db
+def test_the_more_filters_read_in_chinese_and_any_is_an_empty_buqian(client, town):
+    html = login(client, town, Role.DISPATCHER).get(
+        "/cases/", {"solved": "", "overdue": "true", "callback": "", "ordering": "-resolve_due_at"},
+        HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    more = html.split('class="more-filters"')[1].split("</details>")[0]
+
+    def options(name):
+        block = more.split(f'name="{name}"')[1].split("</select>")[0]
+        return re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', block)
+
+    assert options("solved") == [("", " selected", "不限"), ("true", "", "是"), ("false", "", "否")]
+    assert options("overdue")[1] == ("true", " selected", "是")
+    assert options("callback") == [("", " selected", "不限"), ("pending", "", "未回访"), ("valid", "", "有效回访"),
+                                   ("unreachable", "", "联系不上")]
+    ordering = options("ordering")
+    assert ordering[0] == ("", "", "默认（最新受理在前）")
+    assert ("-resolve_due_at", " selected", "办结时限（从晚到早）") in ordering
+    assert ("received_at", "", "受理时间（从早到晚）") in ordering and ("-number", "", "编号（降序）") in ordering
+    assert "未知" not in more and "unknown" not in more and "Received at" not in more
+    # The export link carries the chosen filters, not the ones left at 不限.
+    export = re.search(r'href="/cases/export\.csv\?([^"]*)"', html).group(1)
+    assert "overdue=true" in export and "solved" not in export and "callback" not in export
+
+
+@pytest.mark.django_db
 def test_the_monthly_report_prints_the_months_rates(client, town):
     case = make(town, Status.RESOLVED)  # received 7 April 2025
     services.callback(case, actor=town.user(Role.DISPATCHER), contacted=True, solved=True,
