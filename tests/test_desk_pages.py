@@ -229,6 +229,22 @@ def test_the_work_order_prints_the_case(client, town):
     assert login(client, town, Role.GRID_LEADER).get(f"/cases/{make(town, Status.DISPATCHED, grid=town.b1).pk}/print/").status_code == 404
 
 
+@pytest.mark.django_db
+def test_no_hotspots_says_when_the_nightly_analysis_runs_and_shows_no_shell_command(client, town):
+    from cases.models import Hotspot
+
+    Hotspot.objects.all().delete()
+    login(client, town, Role.DISPATCHER)
+    with time_machine.travel(T0, tick=False):  # 09:00: the next run is tomorrow 02:10
+        html = client.get("/hotspots/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    empty = html.split('data-testid="no-hotspots">')[1].split("</p>")[0]
+    assert empty == "暂无热点。热点由每晚的自动分析发现，下次分析在 2025-04-08 02:10，之后会出现在这里。"
+    with time_machine.travel(T0.replace(hour=1), tick=False):  # 01:00: tonight's run is still ahead
+        html = client.get("/hotspots/").content.decode()
+    assert "下次分析在 2025-04-07 02:10" in html
+    assert "manage.py" not in html and "find_hotspots" not in html
+
+
 # --- Build 5: the desk's case list ----------------------------------------------------------------------------
 
 
