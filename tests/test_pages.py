@@ -366,8 +366,12 @@ def test_the_callback_needs_both_answers_unless_unreachable(client, town):
     response = client.post(f"/cases/{case.pk}/do/callback/", {"callback-seen": "resolved",
                                                                "callback-satisfaction": "satisfied"},
                            HTTP_ACCEPT_LANGUAGE="zh-CN")
-    assert field_errors(response.content.decode(), "callback-contacted") == ["请选择。"]
-    assert field_errors(response.content.decode(), "callback-solved") == ["请选择。"]
+    html = response.content.decode()
+    assert field_errors(html, "callback-contacted") == ["请选择是否联系。"]
+    assert field_errors(html, "callback-solved") == ["请选择是否解决。"]
+    for name in ("satisfaction", "contacted", "solved"):  # all three marked required (*)
+        assert re.search(rf'<div class="field has-error required" id="field-callback-{name}"|'
+                         rf'<div class="field required" id="field-callback-{name}"', html), name
     response = client.post(f"/cases/{case.pk}/do/callback/", {"callback-seen": "resolved",
                                                                "callback-satisfaction": "unreachable"})
     assert response.status_code == 302
