@@ -245,6 +245,22 @@ def test_no_hotspots_says_when_the_nightly_analysis_runs_and_shows_no_shell_comm
     assert "manage.py" not in html and "find_hotspots" not in html
 
 
+@pytest.mark.django_db
+def test_redispatch_to_the_same_grid_names_the_village_and_keeps_the_typed_note(client, town):
+    case = make(town, Status.DISPATCHED)
+    login(client, town, Role.DISPATCHER)
+    response = client.post(f"/cases/{case.pk}/do/dispatch/", {
+        "dispatch-seen": "dispatched", "dispatch-grid": town.a1.pk, "dispatch-note": "请今天内到现场查看"},
+        HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 400
+    html = response.content.decode()
+    grid_block = html.split('id="field-dispatch-grid"')[1].split('<div class="field')[0]
+    assert f"诉求 {case.number} 已派往 {town.a1.village.short_name}·{town.a1.name}，不能重复派往同一微网格。" in grid_block
+    assert "请今天内到现场查看</textarea>" in html.split('id="field-dispatch-note"')[1]
+    assert 'id="act-dispatch" data-action="dispatch" open' in html
+    assert case.events.filter(action=Action.DISPATCHED).count() == 1
+
+
 # --- Build 5: the desk's case list ----------------------------------------------------------------------------
 
 

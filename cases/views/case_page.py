@@ -121,6 +121,9 @@ def next_step(case, names: set[str]) -> str | None:
             return name
     return None
 ACTION_BY_NAME = {spec.name: spec for spec in ACTIONS}
+#: Refusals of the input rather than of the case's state (code → the field they concern): the form is shown
+#: again with what was typed and the reason next to that field.
+KEEP_FORM_ON = {"already_dispatched": "grid", "urgency_unchanged": "urgency", "extension_too_long": "until"}
 
 
 def available_actions(scope, case) -> list[ActionSpec]:
@@ -295,8 +298,13 @@ def case_act(request, pk: int, action: str):
                     data["_changes"] = form.changes()
                 spec.run(current, data, request.user, now)
         except services.TransitionNotAllowed as exc:
-            messages.warning(request, _("操作未执行：%(detail)s 下面是诉求的当前状态。") % {"detail": exc.detail})
-            return redirect(detail_url)
+            if exc.code not in KEEP_FORM_ON:
+                messages.warning(request, _("操作未执行：%(detail)s 下面是诉求的当前状态。") % {"detail": exc.detail})
+                return redirect(detail_url)
+            # The case is as the page showed it; only this input was refused: the form comes back with what
+            # was typed (the note of a dispatch to the grid the case already has) and the reason above it.
+            field = KEEP_FORM_ON[exc.code]
+            form.add_error(field if field in form.fields else None, str(exc.detail))
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
