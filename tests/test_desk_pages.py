@@ -173,6 +173,14 @@ def test_intake_filters_and_bulk_dispatch(client, town):
     refused = client.post("/intake/bulk/", {"action": "dispatch", "ids": [other.pk], "next": "/intake/"},
                           follow=True).content.decode()
     assert "批量操作未执行：请选择微网格。" in refused
+    # The ticked rows come back ticked (once); the others do not.
+    assert f'name="ids" value="{other.pk}" aria-label="{other.number}" checked>' in refused
+    unticked = make(town, Status.RECEIVED, grid=town.b1)
+    refused = client.post("/intake/bulk/", {"action": "dispatch", "ids": [other.pk], "next": "/intake/"},
+                          follow=True).content.decode()
+    assert f'name="ids" value="{unticked.pk}" aria-label="{unticked.number}">' in refused
+    again = client.get("/intake/").content.decode()
+    assert f'value="{other.pk}" aria-label="{other.number}">' in again  # a fresh visit starts unticked
     assert login(client, town, Role.GRID_LEADER).post("/intake/bulk/", {"action": "close", "ids": [a.pk]}).status_code == 403
 
 
