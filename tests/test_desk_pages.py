@@ -153,6 +153,29 @@ def test_a_dispatcher_corrects_the_title_and_address_on_the_case_page(client, to
                                      "address": {"old": "村口", "new": "村口东侧"}}
 
 
+@pytest.mark.django_db
+def test_an_unchanged_correction_says_there_is_nothing_to_correct_and_writes_nothing(client, town):
+    case = make(town, Status.RECEIVED, title="路灯", address="村口")
+    before = list(case.events.values_list("action", flat=True))
+    login(client, town, Role.DISPATCHER)
+    answer = client.post(f"/cases/{case.pk}/do/edit/", {
+        "edit-seen": "received", "edit-kind": case.kind, "edit-urgency": case.urgency, "edit-title": "路灯",
+        "edit-address": "村口", "edit-category": case.category_id or "", "edit-lng": "", "edit-lat": "",
+        "edit-note": ""}, follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    html = answer.content.decode()
+    assert answer.redirect_chain == [(f"/cases/{case.pk}/", 302)]
+    assert '<div class="msg msg-info" role="status">没有需要更正的内容。</div>' in html
+    assert "已完成" not in html
+    assert list(case.events.values_list("action", flat=True)) == before
+    other = "emergency" if case.urgency != "emergency" else "normal"  # an urgency change alone is a change
+    answer = client.post(f"/cases/{case.pk}/do/edit/", {
+        "edit-seen": "received", "edit-kind": case.kind, "edit-urgency": other, "edit-title": "路灯",
+        "edit-address": "村口", "edit-category": case.category_id or "", "edit-lng": "", "edit-lat": "",
+        "edit-note": ""}, follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "已完成：更正诉求信息。" in answer.content.decode()
+    assert case.events.filter(action=Action.URGENCY_CHANGED).count() == 1
+
+
 # --- Build 3: the queues ---------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from grids.scope import request_now, request_scope
 from .. import forms, maps, rules, services
 from ..api.serializers import deadline_state
 from ..choices import OPEN_STATES, Action, Satisfaction, Status
-from ..desk.editing import edit_case
+from ..desk.editing import changed_fields, edit_case
 from ..models import Case, CaseEvent
 from ..pages import apply_errors, page, safe_next
 from .workbench import countdown
@@ -121,6 +121,11 @@ def next_step(case, names: set[str]) -> str | None:
             return name
     return None
 ACTION_BY_NAME = {spec.name: spec for spec in ACTIONS}
+
+
+class NothingToDo(Exception):
+    """The submitted form changes nothing (an unchanged 更正诉求信息): nothing is written, and the page says so."""
+
 #: Refusals of the input rather than of the case's state (code → the field they concern): the form is shown
 #: again with what was typed and the reason next to that field.
 KEEP_FORM_ON = {"already_dispatched": "grid", "urgency_unchanged": "urgency", "extension_too_long": "until"}
@@ -296,7 +301,12 @@ def case_act(request, pk: int, action: str):
                         % {"number": current.number, "status": current.get_status_display(), "action": spec.label})
                 if isinstance(form, forms.EditForm):
                     data["_changes"] = form.changes()
+                    if not changed_fields(current, data["_changes"]):
+                        raise NothingToDo
                 spec.run(current, data, request.user, now)
+        except NothingToDo:
+            messages.info(request, _("没有需要更正的内容。"))
+            return redirect(detail_url)
         except services.TransitionNotAllowed as exc:
             if exc.code not in KEEP_FORM_ON:
                 messages.warning(request, _("操作未执行：%(detail)s 下面是诉求的当前状态。") % {"detail": exc.detail})
