@@ -122,6 +122,27 @@ def test_the_handler_taps_to_reveal_and_others_see_no_button(client, town):
     assert client.post(f"/cases/{case.pk}/reveal-phone/").status_code == 403
 
 
+@pytest.mark.django_db
+def test_the_handlers_print_shows_the_phone_whole_once_revealed_in_this_handling(client, town):
+    case = make(town, Status.DISPATCHED)
+
+    def printed(role):
+        html = login(client, town, role).get(f"/cases/{case.pk}/print/").content.decode()
+        return html.split('data-testid="print-phone">')[1].split("</td>")[0]
+
+    before = printed(Role.GRID_LEADER)
+    assert before.startswith("138****5678") and 'data-testid="reveal-hint"' in before
+    assert client.post(f"/cases/{case.pk}/reveal-phone/").status_code == 200  # the audited reveal
+    assert printed(Role.GRID_LEADER) == "13812345678"
+    assert printed(Role.VILLAGE_LEADER) == "138****5678"  # no reveal right, no hint
+    assert CaseEvent.objects.filter(case=case, action=Action.PHONE_REVEALED).count() == 1  # printing adds none
+    # A new dispatch starts a new handling: the earlier reveal no longer unmasks the print.
+    dora = town.user(Role.DISPATCHER)
+    services.dispatch(case, actor=dora, grid=town.a2)
+    services.dispatch(case, actor=dora, grid=town.a1)
+    assert printed(Role.GRID_LEADER).startswith("138****5678")
+
+
 # --- §8: the same user's other tab -------------------------------------------------------------------------
 
 

@@ -373,15 +373,22 @@ def case_attach(request, pk: int):
 def case_print(request, pk: int):
     """``/cases/<id>/print/``: the printable work order (派单单) of a case in scope, A4, Chinese: the demand,
     the place, the handler, the deadlines, the dispatch note and room for the handling record. The phone and
-    the numbers in the text are shown as the case page shows them to this user."""
+    the numbers in the text are shown as the case page shows them to this user; the phone whole to the
+    handler or grid leader once they revealed it on the case page (the audited reveal of this handling)."""
     scope, now = request_scope(request), request_now(request)
     case = _case_in_scope(request, pk)
+    from ..desk.phone import revealed_to
+
     dispatch_event = case.events.filter(action=Action.DISPATCHED).order_by("-at", "-id").first()
-    phone = case.complainant_phone if rules.sees_full_phone(scope) else rules.mask_phone(case.complainant_phone)
+    # The handler (or grid leader) who revealed the number on the case page prints it whole; not before.
+    revealed = revealed_to(case, actor=request.user, scope=scope)
+    whole = rules.sees_full_phone(scope) or revealed
+    phone = case.complainant_phone if whole else rules.mask_phone(case.complainant_phone)
     shown = {"title": rules.shown_text(scope, case.title), "description": rules.shown_text(scope, case.description)}
     category_path, node = [], case.category
     while node is not None:
         category_path.insert(0, node.name)
         node = node.parent
     return page(request, "cases/case_print.html", {"case": case, "shown": shown, "phone": phone, "dispatch": dispatch_event,
-                                                   "category_path": category_path, "printed_at": now})
+                                                   "category_path": category_path, "printed_at": now,
+                                                   "reveal_hint": not whole and rules.may_reveal_phone(scope, case)})
