@@ -277,13 +277,22 @@ class CallbackForm(ActionForm):
     solved = forms.ChoiceField(label=_("诉求是否解决"), choices=YES_NO, required=False, widget=forms.RadioSelect)
     note = _note()
 
+    #: The messages of the two answers a reachable complainant's callback needs.
+    MISSING = {"contacted": _("请选择是否联系。"), "solved": _("请选择是否解决。")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.MISSING:  # required unless 联系不上: marked so, checked in clean()
+            self.fields[name].shown_required = True
+            self.fields[name].help_text = _("联系不上时可不选。")
+
     def clean(self):
         data = super().clean()
         reachable = data.get("satisfaction") not in (None, Satisfaction.UNREACHABLE)
         for name in ("contacted", "solved"):
             value = data.get(name)
             if reachable and not value:
-                self.add_error(name, _("请选择。"))
+                self.add_error(name, self.MISSING[name])
             data[name] = None if not value else value == "yes"
         return data
 

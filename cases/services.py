@@ -212,7 +212,7 @@ def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Cas
                 and (handler is None or case.handler_id == handler.pk)):
             raise TransitionNotAllowed(
                 _("诉求 %(number)s 已派往 %(grid)s，不能重复派往同一微网格。")
-                % {"number": case.number, "grid": grid.name}, code="already_dispatched")
+                % {"number": case.number, "grid": str(grid)}, code="already_dispatched")  # 村·微网格
         case.grid = grid
         case.village_id = grid.village_id
         case.handler = handler

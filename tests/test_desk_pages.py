@@ -122,6 +122,27 @@ def test_the_handler_taps_to_reveal_and_others_see_no_button(client, town):
     assert client.post(f"/cases/{case.pk}/reveal-phone/").status_code == 403
 
 
+@pytest.mark.django_db
+def test_the_handlers_print_shows_the_phone_whole_once_revealed_in_this_handling(client, town):
+    case = make(town, Status.DISPATCHED)
+
+    def printed(role):
+        html = login(client, town, role).get(f"/cases/{case.pk}/print/").content.decode()
+        return html.split('data-testid="print-phone">')[1].split("</td>")[0]
+
+    before = printed(Role.GRID_LEADER)
+    assert before.startswith("138****5678") and 'data-testid="reveal-hint"' in before
+    assert client.post(f"/cases/{case.pk}/reveal-phone/").status_code == 200  # the audited reveal
+    assert printed(Role.GRID_LEADER) == "13812345678"
+    assert printed(Role.VILLAGE_LEADER) == "138****5678"  # no reveal right, no hint
+    assert CaseEvent.objects.filter(case=case, action=Action.PHONE_REVEALED).count() == 1  # printing adds none
+    # A new dispatch starts a new handling: the earlier reveal no longer unmasks the print.
+    dora = town.user(Role.DISPATCHER)
+    services.dispatch(case, actor=dora, grid=town.a2)
+    services.dispatch(case, actor=dora, grid=town.a1)
+    assert printed(Role.GRID_LEADER).startswith("138****5678")
+
+
 # --- §8: the same user's other tab -------------------------------------------------------------------------
 
 
@@ -153,6 +174,29 @@ def test_a_dispatcher_corrects_the_title_and_address_on_the_case_page(client, to
                                      "address": {"old": "村口", "new": "村口东侧"}}
 
 
+@pytest.mark.django_db
+def test_an_unchanged_correction_says_there_is_nothing_to_correct_and_writes_nothing(client, town):
+    case = make(town, Status.RECEIVED, title="路灯", address="村口")
+    before = list(case.events.values_list("action", flat=True))
+    login(client, town, Role.DISPATCHER)
+    answer = client.post(f"/cases/{case.pk}/do/edit/", {
+        "edit-seen": "received", "edit-kind": case.kind, "edit-urgency": case.urgency, "edit-title": "路灯",
+        "edit-address": "村口", "edit-category": case.category_id or "", "edit-lng": "", "edit-lat": "",
+        "edit-note": ""}, follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    html = answer.content.decode()
+    assert answer.redirect_chain == [(f"/cases/{case.pk}/", 302)]
+    assert '<div class="msg msg-info" role="status">没有需要更正的内容。</div>' in html
+    assert "已完成" not in html
+    assert list(case.events.values_list("action", flat=True)) == before
+    other = "emergency" if case.urgency != "emergency" else "normal"  # an urgency change alone is a change
+    answer = client.post(f"/cases/{case.pk}/do/edit/", {
+        "edit-seen": "received", "edit-kind": case.kind, "edit-urgency": other, "edit-title": "路灯",
+        "edit-address": "村口", "edit-category": case.category_id or "", "edit-lng": "", "edit-lat": "",
+        "edit-note": ""}, follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "已完成：更正诉求信息。" in answer.content.decode()
+    assert case.events.filter(action=Action.URGENCY_CHANGED).count() == 1
+
+
 # --- Build 3: the queues ---------------------------------------------------------------------------------------
 
 
@@ -173,6 +217,14 @@ def test_intake_filters_and_bulk_dispatch(client, town):
     refused = client.post("/intake/bulk/", {"action": "dispatch", "ids": [other.pk], "next": "/intake/"},
                           follow=True).content.decode()
     assert "批量操作未执行：请选择微网格。" in refused
+    # The ticked rows come back ticked (once); the others do not.
+    assert f'name="ids" value="{other.pk}" aria-label="{other.number}" checked>' in refused
+    unticked = make(town, Status.RECEIVED, grid=town.b1)
+    refused = client.post("/intake/bulk/", {"action": "dispatch", "ids": [other.pk], "next": "/intake/"},
+                          follow=True).content.decode()
+    assert f'name="ids" value="{unticked.pk}" aria-label="{unticked.number}">' in refused
+    again = client.get("/intake/").content.decode()
+    assert f'value="{other.pk}" aria-label="{other.number}">' in again  # a fresh visit starts unticked
     assert login(client, town, Role.GRID_LEADER).post("/intake/bulk/", {"action": "close", "ids": [a.pk]}).status_code == 403
 
 
@@ -229,6 +281,38 @@ def test_the_work_order_prints_the_case(client, town):
     assert login(client, town, Role.GRID_LEADER).get(f"/cases/{make(town, Status.DISPATCHED, grid=town.b1).pk}/print/").status_code == 404
 
 
+@pytest.mark.django_db
+def test_no_hotspots_says_when_the_nightly_analysis_runs_and_shows_no_shell_command(client, town):
+    from cases.models import Hotspot
+
+    Hotspot.objects.all().delete()
+    login(client, town, Role.DISPATCHER)
+    with time_machine.travel(T0, tick=False):  # 09:00: the next run is tomorrow 02:10
+        html = client.get("/hotspots/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    empty = html.split('data-testid="no-hotspots">')[1].split("</p>")[0]
+    assert empty == "暂无热点。热点由每晚的自动分析发现，下次分析在 2025-04-08 02:10，之后会出现在这里。"
+    with time_machine.travel(T0.replace(hour=1), tick=False):  # 01:00: tonight's run is still ahead
+        html = client.get("/hotspots/").content.decode()
+    assert "下次分析在 2025-04-07 02:10" in html
+    assert "manage.py" not in html and "find_hotspots" not in html
+
+
+@pytest.mark.django_db
+def test_redispatch_to_the_same_grid_names_the_village_and_keeps_the_typed_note(client, town):
+    case = make(town, Status.DISPATCHED)
+    login(client, town, Role.DISPATCHER)
+    response = client.post(f"/cases/{case.pk}/do/dispatch/", {
+        "dispatch-seen": "dispatched", "dispatch-grid": town.a1.pk, "dispatch-note": "请今天内到现场查看"},
+        HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 400
+    html = response.content.decode()
+    grid_block = html.split('id="field-dispatch-grid"')[1].split('<div class="field')[0]
+    assert f"诉求 {case.number} 已派往 {town.a1.village.short_name}·{town.a1.name}，不能重复派往同一微网格。" in grid_block
+    assert "请今天内到现场查看</textarea>" in html.split('id="field-dispatch-note"')[1]
+    assert 'id="act-dispatch" data-action="dispatch" open' in html
+    assert case.events.filter(action=Action.DISPATCHED).count() == 1
+
+
 # --- Build 5: the desk's case list ----------------------------------------------------------------------------
 
 
@@ -257,6 +341,31 @@ def test_case_list_takes_every_api_filter_shows_the_desk_columns_and_exports_the
     numbers = [row[0] for row in list(load_workbook(io.BytesIO(book.content)).active.values)[1:]]
     assert set(numbers) >= {late.number, other.number}
     assert client.get("/cases/", {"received_after": "not-a-date"}).status_code == 200  # a bad filter is ignored
+
+
+@pytest.mark.django_db
+def test_the_more_filters_read_in_chinese_and_any_is_an_empty_buqian(client, town):
+    html = login(client, town, Role.DISPATCHER).get(
+        "/cases/", {"solved": "", "overdue": "true", "callback": "", "ordering": "-resolve_due_at"},
+        HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    more = html.split('class="more-filters"')[1].split("</details>")[0]
+
+    def options(name):
+        block = more.split(f'name="{name}"')[1].split("</select>")[0]
+        return re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', block)
+
+    assert options("solved") == [("", " selected", "不限"), ("true", "", "是"), ("false", "", "否")]
+    assert options("overdue")[1] == ("true", " selected", "是")
+    assert options("callback") == [("", " selected", "不限"), ("pending", "", "未回访"), ("valid", "", "有效回访"),
+                                   ("unreachable", "", "联系不上")]
+    ordering = options("ordering")
+    assert ordering[0] == ("", "", "默认（最新受理在前）")
+    assert ("-resolve_due_at", " selected", "办结时限（从晚到早）") in ordering
+    assert ("received_at", "", "受理时间（从早到晚）") in ordering and ("-number", "", "编号（降序）") in ordering
+    assert "未知" not in more and "unknown" not in more and "Received at" not in more
+    # The export link carries the chosen filters, not the ones left at 不限.
+    export = re.search(r'href="/cases/export\.csv\?([^"]*)"', html).group(1)
+    assert "overdue=true" in export and "solved" not in export and "callback" not in export
 
 
 @pytest.mark.django_db

@@ -366,8 +366,12 @@ def test_the_callback_needs_both_answers_unless_unreachable(client, town):
     response = client.post(f"/cases/{case.pk}/do/callback/", {"callback-seen": "resolved",
                                                                "callback-satisfaction": "satisfied"},
                            HTTP_ACCEPT_LANGUAGE="zh-CN")
-    assert field_errors(response.content.decode(), "callback-contacted") == ["请选择。"]
-    assert field_errors(response.content.decode(), "callback-solved") == ["请选择。"]
+    html = response.content.decode()
+    assert field_errors(html, "callback-contacted") == ["请选择是否联系。"]
+    assert field_errors(html, "callback-solved") == ["请选择是否解决。"]
+    for name in ("satisfaction", "contacted", "solved"):  # all three marked required (*)
+        assert re.search(rf'<div class="field has-error required" id="field-callback-{name}"|'
+                         rf'<div class="field required" id="field-callback-{name}"', html), name
     response = client.post(f"/cases/{case.pk}/do/callback/", {"callback-seen": "resolved",
                                                                "callback-satisfaction": "unreachable"})
     assert response.status_code == 302
@@ -376,6 +380,23 @@ def test_the_callback_needs_both_answers_unless_unreachable(client, town):
     # Unreachable is not a valid callback: the callback stays on offer and in the queue.
     assert "callback" in actions_on(client.get(f"/cases/{case.pk}/").content.decode())
     assert f'data-case="{case.pk}"' in client.get("/intake/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_second_callback_from_a_stale_tab_says_a_valid_callback_is_recorded(client, town):
+    case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.RESOLVED)
+    login(client, town, Role.DISPATCHER)
+    form = {"callback-seen": "resolved", "callback-satisfaction": "satisfied", "callback-contacted": "yes",
+            "callback-solved": "yes"}
+    assert client.post(f"/cases/{case.pk}/do/callback/", form).status_code == 302
+    response = client.post(f"/cases/{case.pk}/do/callback/", {**form, "callback-satisfaction": "unsatisfied"},
+                           follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    html = response.content.decode()
+    assert "操作未执行：该诉求已有有效回访；如需重办请先重办。" in html
+    assert "不能执行“回访”" not in html
+    case.refresh_from_db()
+    assert case.satisfaction == Satisfaction.SATISFIED
+    assert CaseEvent.objects.filter(case=case, action=Action.CALLBACK).count() == 1
 
 
 # --- Workbench --------------------------------------------------------------------------------------------

@@ -75,6 +75,17 @@ def _shown(name, value):
     return value
 
 
+def changed_fields(case, changes: dict) -> list[str]:
+    """The fields of ``changes`` whose value differs from ``case``'s (as :func:`edit_case` compares them);
+    all of them when one is invalid, so that :func:`edit_case` names the error."""
+    errors: dict[str, str] = {}
+    cleaned = {name: _clean(name, value, errors) for name, value in changes.items() if name in EDITABLE}
+    if errors or set(changes) - set(EDITABLE):
+        return list(changes)
+    return [name for name, value in cleaned.items()
+            if (value != case.urgency if name == "urgency" else _shown(name, getattr(case, name)) != _shown(name, value))]
+
+
 def edit_case(case, *, actor, changes: dict, note: str = "", now: dt.datetime | None = None) -> Case:
     """Correct fields of an open case. ``changes``: a dict of some of :data:`EDITABLE` → new value
     (``category`` a Category or None; ``lng``/``lat`` numbers or None). Returns the updated Case.
@@ -116,4 +127,4 @@ def edit_case(case, *, actor, changes: dict, note: str = "", now: dt.datetime | 
     return Case.objects.get(pk=case.pk) if (differing or urgency) else current
 
 
-__all__ = ["EDITABLE", "edit_case"]
+__all__ = ["EDITABLE", "changed_fields", "edit_case"]

@@ -29,3 +29,17 @@ def reveal_phone(case: Case, *, actor, scope, now: dt.datetime | None = None) ->
     CaseEvent.objects.create(case=case, actor=actor, action=Action.PHONE_REVEALED, from_status=case.status,
                              to_status=case.status, at=now, data={"handler_id": case.handler_id})
     return case.complainant_phone
+
+
+def revealed_to(case: Case, *, actor, scope) -> bool:
+    """True when ``actor`` may reveal the phone of ``case`` (:func:`cases.rules.may_reveal_phone`) and has
+    revealed it — a ``phone_revealed`` event of theirs on this case since its latest dispatch (the current
+    handling). The printed work order then shows the number whole: the reveal it rests on is audited."""
+    if not rules.may_reveal_phone(scope, case):
+        return False
+    reveals = CaseEvent.objects.filter(case=case, actor=actor, action=Action.PHONE_REVEALED)
+    dispatched = (CaseEvent.objects.filter(case=case, action=Action.DISPATCHED).order_by("-at", "-id")
+                  .values_list("at", flat=True).first())
+    if dispatched is not None:
+        reveals = reveals.filter(at__gte=dispatched)
+    return reveals.exists()

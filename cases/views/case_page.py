@@ -26,7 +26,7 @@ from grids.scope import request_now, request_scope
 from .. import forms, maps, rules, services
 from ..api.serializers import deadline_state
 from ..choices import OPEN_STATES, Action, Satisfaction, Status
-from ..desk.editing import edit_case
+from ..desk.editing import changed_fields, edit_case
 from ..models import Case, CaseEvent
 from ..pages import apply_errors, page, safe_next
 from .workbench import countdown
@@ -37,7 +37,9 @@ class ActionSpec:
     """One action of the case page. ``name`` is the key of :data:`cases.rules.PERMISSIONS`; ``states`` the
     states the service accepts (its ``allowed_from``; the service stays the authority and raises
     TransitionNotAllowed otherwise); ``when`` a further condition on the case; ``run`` calls the service
-    with the cleaned form data."""
+    with the cleaned form data. ``service_checks_when``: the service refuses a case failing ``when`` itself,
+    with its own reason (a valid callback already recorded, no extension pending …), so a submission from a
+    stale page is left to it rather than refused with the generic state message."""
 
     name: str
     label: object
@@ -46,6 +48,7 @@ class ActionSpec:
     run: Callable
     when: Callable = lambda case: True
     style: str = ""
+    service_checks_when: bool = False
 
 
 def _valid_callback(case) -> bool:
@@ -64,13 +67,14 @@ ACTIONS: list[ActionSpec] = [
                services.ALLOWED_FROM["dispatch"], style="primary",
                run=lambda c, d, a, n: services.dispatch(c, actor=a, grid=d["grid"], note=d["note"], now=n)),
     ActionSpec("callback", gettext_lazy("回访"), forms.CallbackForm, services.ALLOWED_FROM["callback"], style="primary",
-               when=lambda c: not _valid_callback(c),
+               when=lambda c: not _valid_callback(c), service_checks_when=True,
                run=lambda c, d, a, n: services.callback(c, actor=a, contacted=d["contacted"], solved=d["solved"],
                                                         satisfaction=d["satisfaction"], note=d["note"], now=n)),
     ActionSpec("close", pgettext_lazy("action", "结案"), forms.NoteForm, services.ALLOWED_FROM["close"],
                run=lambda c, d, a, n: services.close(c, actor=a, note=d["note"], now=n)),
     ActionSpec("reopen", gettext_lazy("重办"), forms.NoteForm, services.ALLOWED_FROM["reopen"],
                when=lambda c: c.satisfaction == Satisfaction.UNSATISFIED or c.callback_solved is False,
+               service_checks_when=True,
                run=lambda c, d, a, n: services.reopen(c, actor=a, note=d["note"], now=n)),
     ActionSpec("return", gettext_lazy("退单"), forms.ReasonForm, services.ALLOWED_FROM["return"],
                run=lambda c, d, a, n: services.return_case(c, actor=a, reason=d["reason"], now=n)),
@@ -79,10 +83,10 @@ ACTIONS: list[ActionSpec] = [
                run=lambda c, d, a, n: services.request_extension(c, actor=a, until=d["until"], reason=d["reason"],
                                                                  now=n)),
     ActionSpec("approve_extension", gettext_lazy("批准延期"), forms.NoteForm, services.ALLOWED_FROM["approve_extension"],
-               when=lambda c: c.extension_requested_until is not None, style="primary",
+               when=lambda c: c.extension_requested_until is not None, style="primary", service_checks_when=True,
                run=lambda c, d, a, n: services.approve_extension(c, actor=a, note=d["note"], now=n)),
     ActionSpec("decline_extension", gettext_lazy("驳回延期"), forms.NoteForm, services.ALLOWED_FROM["decline_extension"],
-               when=lambda c: c.extension_requested_until is not None,
+               when=lambda c: c.extension_requested_until is not None, service_checks_when=True,
                run=lambda c, d, a, n: services.decline_extension(c, actor=a, note=d["note"], now=n)),
     ActionSpec("escalate", gettext_lazy("督办"), forms.EscalateForm, services.ALLOWED_FROM["escalate"],
                run=lambda c, d, a, n: services.escalate(c, actor=a, note=d["note"], now=n)),
@@ -117,6 +121,14 @@ def next_step(case, names: set[str]) -> str | None:
             return name
     return None
 ACTION_BY_NAME = {spec.name: spec for spec in ACTIONS}
+
+
+class NothingToDo(Exception):
+    """The submitted form changes nothing (an unchanged 更正诉求信息): nothing is written, and the page says so."""
+
+#: Refusals of the input rather than of the case's state (code → the field they concern): the form is shown
+#: again with what was typed and the reason next to that field.
+KEEP_FORM_ON = {"already_dispatched": "grid", "urgency_unchanged": "urgency", "extension_too_long": "until"}
 
 
 def available_actions(scope, case) -> list[ActionSpec]:
@@ -283,16 +295,26 @@ def case_act(request, pk: int, action: str):
                         message = _("诉求 %(number)s 已被他人更改（现为“%(status)s”）。")
                     raise services.TransitionNotAllowed(
                         message % {"number": current.number, "status": current.get_status_display()}, code="changed")
-                if current.status not in spec.states or not spec.when(current):
+                if current.status not in spec.states or not (spec.when(current) or spec.service_checks_when):
                     raise services.TransitionNotAllowed(
                         _("诉求 %(number)s 当前状态为“%(status)s”，不能执行“%(action)s”。")
                         % {"number": current.number, "status": current.get_status_display(), "action": spec.label})
                 if isinstance(form, forms.EditForm):
                     data["_changes"] = form.changes()
+                    if not changed_fields(current, data["_changes"]):
+                        raise NothingToDo
                 spec.run(current, data, request.user, now)
-        except services.TransitionNotAllowed as exc:
-            messages.warning(request, _("操作未执行：%(detail)s 下面是诉求的当前状态。") % {"detail": exc.detail})
+        except NothingToDo:
+            messages.info(request, _("没有需要更正的内容。"))
             return redirect(detail_url)
+        except services.TransitionNotAllowed as exc:
+            if exc.code not in KEEP_FORM_ON:
+                messages.warning(request, _("操作未执行：%(detail)s 下面是诉求的当前状态。") % {"detail": exc.detail})
+                return redirect(detail_url)
+            # The case is as the page showed it; only this input was refused: the form comes back with what
+            # was typed (the note of a dispatch to the grid the case already has) and the reason above it.
+            field = KEEP_FORM_ON[exc.code]
+            form.add_error(field if field in form.fields else None, str(exc.detail))
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
@@ -351,15 +373,22 @@ def case_attach(request, pk: int):
 def case_print(request, pk: int):
     """``/cases/<id>/print/``: the printable work order (派单单) of a case in scope, A4, Chinese: the demand,
     the place, the handler, the deadlines, the dispatch note and room for the handling record. The phone and
-    the numbers in the text are shown as the case page shows them to this user."""
+    the numbers in the text are shown as the case page shows them to this user; the phone whole to the
+    handler or grid leader once they revealed it on the case page (the audited reveal of this handling)."""
     scope, now = request_scope(request), request_now(request)
     case = _case_in_scope(request, pk)
+    from ..desk.phone import revealed_to
+
     dispatch_event = case.events.filter(action=Action.DISPATCHED).order_by("-at", "-id").first()
-    phone = case.complainant_phone if rules.sees_full_phone(scope) else rules.mask_phone(case.complainant_phone)
+    # The handler (or grid leader) who revealed the number on the case page prints it whole; not before.
+    revealed = revealed_to(case, actor=request.user, scope=scope)
+    whole = rules.sees_full_phone(scope) or revealed
+    phone = case.complainant_phone if whole else rules.mask_phone(case.complainant_phone)
     shown = {"title": rules.shown_text(scope, case.title), "description": rules.shown_text(scope, case.description)}
     category_path, node = [], case.category
     while node is not None:
         category_path.insert(0, node.name)
         node = node.parent
     return page(request, "cases/case_print.html", {"case": case, "shown": shown, "phone": phone, "dispatch": dispatch_event,
-                                                   "category_path": category_path, "printed_at": now})
+                                                   "category_path": category_path, "printed_at": now,
+                                                   "reveal_hint": not whole and rules.may_reveal_phone(scope, case)})

@@ -40,6 +40,21 @@ def _allowed(scope):
         raise PermissionDenied
 
 
+def next_analysis(now: dt.datetime) -> dt.datetime:
+    """When the nightly hotspot analysis (the beat entry ``find-hotspots``, a daily crontab) next runs, local
+    time; 02:10 if the schedule names no single daily time."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    schedule = settings.CELERY_BEAT_SCHEDULE.get("find-hotspots", {}).get("schedule")
+    hour, minute = 2, 10
+    if getattr(schedule, "hour", None) and getattr(schedule, "minute", None):
+        hour, minute = min(schedule.hour), min(schedule.minute)
+    local = timezone.localtime(now)
+    run = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return run if run > local else run + dt.timedelta(days=1)
+
+
 @login_required
 def hotspot_list(request):
     """The hotspots in scope, hottest first; ``?status=`` narrows to one status, ``?all=1`` shows cleared
@@ -54,7 +69,8 @@ def hotspot_list(request):
         qs = qs.filter(active=True).exclude(status=HotspotStatus.CLEARED)
     rows = [(h, _spark(h)) for h in qs[:100]]
     return page(request, "cases/hotspots.html", {"rows": rows, "status": status, "statuses": HotspotStatus.choices,
-                                                 "show_all": bool(request.GET.get("all"))})
+                                                 "show_all": bool(request.GET.get("all")),
+                                                 "next_analysis": next_analysis(request_now(request))})
 
 
 @login_required

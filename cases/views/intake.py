@@ -76,6 +76,10 @@ def _short(name: str) -> str:
     return Village(name=name).short_name
 
 
+#: The session key of the rows ticked in a bulk action that was refused as a whole (shown ticked once).
+TICKED_KEY = "intake_ticked"
+
+
 @login_required
 def intake(request):
     """``/intake/``: both queues of the command centre for dispatchers, supervisors and admins (else 403).
@@ -102,7 +106,7 @@ def intake(request):
         "dispatch": dispatch, "callback": callback, "village_options": villages, "grid_options": grids,
         "sources": Source.choices, "urgencies": Urgency.choices, "params": request.GET,
         "chosen_sources": set(request.GET.getlist("source")), "chosen_urgencies": set(request.GET.getlist("urgency")),
-        "here": request.get_full_path(),
+        "here": request.get_full_path(), "ticked": set(request.session.pop(TICKED_KEY, [])),
         "sort_labels": {"received_at": _("受理时间（早→晚）"), "-received_at": _("受理时间（晚→早）"),
                         "urgency": _("紧急程度"), "deadline": _("时限（近→远）"),
                         "-resolved_at": _("办结时间（晚→早）"), "resolved_at": _("办结时间（早→晚）")},
@@ -128,6 +132,7 @@ def intake_bulk(request):
                                     note=(request.POST.get("note") or "")[:2000], now=now)
     except ValidationError as exc:
         messages.warning(request, _("批量操作未执行：%(detail)s") % {"detail": " ".join(exc.messages)})
+        request.session[TICKED_KEY] = ids[:500]  # the queue comes back with the same rows ticked
         return redirect(back)
     done = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok]

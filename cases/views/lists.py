@@ -79,14 +79,47 @@ FILTER_LABELS = {
 }
 
 
+#: The sort keys of ``ordering`` as the page names them; the dates read "from early to late".
+ORDERING_LABELS = {
+    "received_at": _l("受理时间"), "resolve_due_at": _l("办结时限"), "respond_due_at": _l("联系时限"),
+    "resolved_at": _l("办结时间"), "updated_at": _l("更新时间"), "number": _l("编号"), "urgency": _l("紧急程度"),
+    "status": _l("状态"),
+}
+ORDERING_DATES = {"received_at", "resolve_due_at", "respond_due_at", "resolved_at", "updated_at"}
+CALLBACK_LABELS = {"pending": _l("未回访"), "valid": _l("有效回访"), "unreachable": _l("联系不上")}
+
+
+def ordering_label(value: str) -> str:
+    key = value.lstrip("-")
+    field = ORDERING_LABELS.get(key, key)
+    if key in ORDERING_DATES:
+        text = _("%(field)s（从晚到早）") if value.startswith("-") else _("%(field)s（从早到晚）")
+    else:
+        text = _("%(field)s（降序）") if value.startswith("-") else _("%(field)s（升序）")
+    return text % {"field": field}
+
+
 def label_filters(form) -> None:
-    """Give the filter form's fields the page's Chinese labels; leave out the ones without a label."""
+    """Give the filter form's fields the page's Chinese labels; leave out the ones without a label. Choices
+    read in Chinese too: the sort keys, the callback states, and "不限" (an empty value, so nothing lands
+    in the address) as the "any" choice of every yes/no and one-of filter."""
+    from django import forms as dj_forms
+
     for name in list(form.fields):
-        if name in FILTER_LABELS:
-            form.fields[name].label = FILTER_LABELS[name]
-            form.fields[name].help_text = ""
-        else:
+        if name not in FILTER_LABELS:
             del form.fields[name]
+            continue
+        field = form.fields[name]
+        field.label = FILTER_LABELS[name]
+        field.help_text = ""
+        if isinstance(field, dj_forms.NullBooleanField):
+            field.widget = dj_forms.Select(choices=[("", _("不限")), ("true", _("是")), ("false", _("否"))])
+        elif name == "ordering":
+            field.empty_label = _("默认（最新受理在前）")
+            field.choices = [(value, ordering_label(value)) for value, _label in field.choices if value]
+        elif name == "callback":
+            field.empty_label = _("不限")
+            field.choices = [(value, CALLBACK_LABELS.get(value, label)) for value, label in field.choices if value]
 
 
 #: The list page's own parameters (the rest are the API's filters).
@@ -106,6 +139,12 @@ def case_list(request):
     page_obj = Paginator(qs, LIST_PAGE).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
+    for key in list(query):  # filters left at "不限" stay out of the pager's and the export's address
+        values = [value for value in query.getlist(key) if value != ""]
+        if values:
+            query.setlist(key, values)
+        else:
+            del query[key]
     grid, village = parsed["grid"], parsed["village"]
     return page(request, "cases/case_list.html", {
         "page_obj": page_obj, "statuses": Status.choices, "chosen": parsed["statuses"], "q": parsed["q"],

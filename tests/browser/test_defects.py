@@ -156,8 +156,8 @@ def test_defect_05_close_opens_after_a_satisfied_callback_and_the_same_grid_is_r
     assert page.locator("#id_dispatch-grid").input_value() == str(town.a1.pk)  # the grid it already has
     with page.expect_navigation():
         page.get_by_test_id("do-dispatch").click()
-    message = page.locator(".msg").inner_text()
-    assert f"已派往 {town.a1.name}，不能重复派往同一微网格" in message, message
+    message = page.locator("#field-dispatch-grid .error").inner_text()
+    assert f"已派往 {town.a1}，不能重复派往同一微网格" in message, message  # 村·微网格
     assert CaseEvent.objects.filter(case=sent, action=Action.DISPATCHED).count() == 1
     seen(dora, "defect-05-same-grid-refused")
 
