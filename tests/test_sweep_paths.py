@@ -123,7 +123,10 @@ def test_the_set_based_and_the_per_case_sweep_write_the_same_rows(town):
     assert breached_by("due at the sweep") == SWEEPS[1].isoformat()
     assert breached_by("due 1 µs after") == SWEEPS[2].isoformat()
     assert by_pk[cases["due 1 µs after"].pk]["respond_breached_at"] == T0 + 2 * H + US
-    assert [r["respond_breaches"] for r in reports] == [2, 3, 1]  # + responded late; + returned, dispatched late
+    # first: due 1 µs before + responded late; second: due at the sweep, returned, dispatched late and the
+    # undispatched case (its respond deadline runs from receipt, T0 + 2 h: exactly at the first sweep)
+    assert [r["respond_breaches"] for r in reports] == [2, 4, 1]
+    assert Action.RESPOND_BREACH in marked["undispatched"]
     assert Action.DISPATCH_BREACH in marked["dispatched late"]
     assert Action.DISPATCH_WARNING not in marked["dispatched late"]  # dispatched before any sweep saw it
     assert marked["responded late"] >= {Action.RESPOND_BREACH} and Action.RESPOND_WARNING not in marked[
@@ -133,8 +136,11 @@ def test_the_set_based_and_the_per_case_sweep_write_the_same_rows(town):
     assert by_pk[cases["cancelled"].pk]["next_check_at"] is None
     dispatcher = town.user(Role.DISPATCHER).pk
     assert {n[0] for n in notes if n[4] == cases["returned"].pk} >= {dispatcher}
+    # waiting in the command centre, every mark of the undispatched case goes to the dispatchers (its respond
+    # and resolve deadlines run from receipt too)
     assert {n[1] for n in notes if n[4] == cases["undispatched"].pk and n[0] == dispatcher} == {
-        "dispatch_warning", "dispatch_breach"}
+        "dispatch_warning", "dispatch_breach", "respond_warning", "respond_breach", "resolve_warning",
+        "resolve_breach"}
 
 
 @pytest.mark.django_db
