@@ -28,10 +28,18 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .similarity import case_text, cosine, vectorise
 
 REASONS = ("same_caller", "same_grid", "same_village", "same_category", "similar_text")
+
+#: How people read each reason and caller relation of a suggestion (the case page, log-a-case).
+REASON_LABELS = {"same_caller": gettext_lazy("同一来电人"), "same_grid": gettext_lazy("同一微网格"),
+                 "same_village": gettext_lazy("同村"), "same_category": gettext_lazy("同一类别"),
+                 "similar_text": gettext_lazy("内容相似")}
+CALLER_LABELS = {"same": gettext_lazy("同一来电人"), "different": gettext_lazy("其他来电人"),
+                 "unknown": gettext_lazy("来电人未知")}
 
 
 def phone_key(phone: str | None) -> str:

@@ -18,7 +18,6 @@ from .. import forms, rules, services
 from ..choices import Source, Status
 from ..models import Category
 from ..pages import apply_errors, case_creator, case_origin, page
-from .case_page import DUPLICATE_CALLERS, DUPLICATE_REASONS
 
 
 def category_tree() -> list[dict]:
@@ -80,9 +79,12 @@ def case_new(request):
                 initial.update(grid=own.pk, village=own.village_id)
         form = forms.CaseForm(initial=initial, scope=scope, origin=origin)
         status = 200
+    from ..text import duplicates  # numpy and the segmenter load on first use, not with the URLconf
+
     return page(request, "cases/case_form.html", {"form": form, "origin": origin, "categories": category_tree(),
                                                   "status_choices": Status.choices,
-                                                  "duplicate_labels": {**DUPLICATE_REASONS, **DUPLICATE_CALLERS}},
+                                                  "duplicate_labels": {**duplicates.REASON_LABELS,
+                                                                       **duplicates.CALLER_LABELS}},
                 status=status)
 
 

@@ -222,14 +222,6 @@ def _case_context(request, case, *, bound: dict | None = None) -> dict:
             "map": _map(scope, case), "duplicates": likely_duplicates(scope, case, names)}
 
 
-#: Reasons and caller relations of a duplicate suggestion (cases.text.duplicates) as the case page says them.
-DUPLICATE_REASONS = {"same_caller": gettext_lazy("同一来电人"), "same_grid": gettext_lazy("同一微网格"),
-                     "same_village": gettext_lazy("同村"), "same_category": gettext_lazy("同一类别"),
-                     "similar_text": gettext_lazy("内容相似")}
-DUPLICATE_CALLERS = {"same": gettext_lazy("同一来电人"), "different": gettext_lazy("其他来电人"),
-                     "unknown": gettext_lazy("来电人未知")}
-
-
 def likely_duplicates(scope, case, action_names: set[str]) -> list[dict]:
     """Likely duplicates of ``case`` for whoever may dispatch or cancel it now (``action_names``: the
     actions the page offers), from :func:`cases.text.duplicates.suggest_duplicates` over the user's scope,
@@ -242,8 +234,8 @@ def likely_duplicates(scope, case, action_names: set[str]) -> list[dict]:
         return []
     found = duplicates.suggest_duplicates(duplicates.subject_of(case), cases=scope.cases(Case.objects.all()),
                                           include_other_callers=True, limit=5)
-    return [{"case": s.case, "similarity": s.similarity, "caller": DUPLICATE_CALLERS.get(s.caller, s.caller),
-             "reasons": [DUPLICATE_REASONS.get(r, r) for r in s.reasons]} for s in found]
+    return [{"case": s.case, "similarity": s.similarity, "caller": duplicates.CALLER_LABELS.get(s.caller, s.caller),
+             "reasons": [duplicates.REASON_LABELS.get(r, r) for r in s.reasons]} for s in found]
 
 
 def _map(scope, case) -> dict:

@@ -134,7 +134,14 @@
             found.innerHTML = rows.filter(function (n) { return byId[n.id]; }).map(function (n) {
               return "<li>" + chip(n.id, n.path, "category-hit-" + n.id) + "</li>";
             }).join("");
-            found.hidden = !found.innerHTML;
+            if (!found.innerHTML) {  /* say so rather than show nothing */
+              var none = document.createElement("li");
+              none.className = "muted small";
+              none.setAttribute("data-testid", "category-search-none");
+              none.textContent = found.getAttribute("data-t-none") || "";
+              found.appendChild(none);
+            }
+            found.hidden = false;
           }).catch(function () {});
       }, 250));
       search.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { ev.preventDefault(); } });

@@ -67,6 +67,12 @@ def test_a_grid_leader_finds_the_category_by_suggestion_or_search(taxonomy, sess
     assert path_of(Category.objects.get(pk=target)) == ["城乡建设", "城市建设和市政管理", "城市公共设施"]
     search.fill("公共设施")  # and by part of its name
     page.get_by_test_id(f"category-hit-{target}").wait_for()
+    search.fill("qqqxz")  # nothing matches: it says so instead of showing nothing
+    none = page.get_by_test_id("category-search-none")
+    none.wait_for()
+    assert "没有找到匹配的分类" in none.inner_text()
+    search.fill("公共设施")
+    page.get_by_test_id(f"category-hit-{target}").wait_for()
     if leader.width == PHONE["width"]:
         assert leader.overflow() == 0, "log-a-case scrolls sideways at 375 px"
     leader.shot("category-searched")
