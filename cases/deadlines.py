@@ -32,16 +32,17 @@ from .models import Case, CaseEvent, SlaPolicy
 logger = logging.getLogger(__name__)
 
 
-def apply_deadlines(case: Case, *, start: dt.datetime | None = None) -> None:
+def apply_deadlines(case: Case, *, start: dt.datetime | None = None, policy: SlaPolicy | None = None) -> None:
     """Set the case's respond and resolve due and warning times from the SlaPolicy of its urgency (in
     memory; the caller saves).
 
     ``respond_due_at = start + respond_within`` and ``resolve_due_at = start + resolve_within``, where
     ``start`` (aware) is ``received_at`` unless given (a reopened case starts a new round at the reopen
     time). Warning points sit at ``warning_share`` of each window (DESIGN §5).
-    Raises ``SlaPolicy.DoesNotExist`` when no policy exists for the urgency.
+    ``policy``: the urgency's SlaPolicy when the caller has it already (else read here). Raises
+    ``SlaPolicy.DoesNotExist`` when no policy exists for the urgency.
     """
-    policy = SlaPolicy.objects.get(urgency=case.urgency)
+    policy = policy or SlaPolicy.objects.get(urgency=case.urgency)
     start = start or case.received_at
     case.deadline_source = DeadlineSource.POLICY
     case.respond_due_at = start + policy.respond_within
@@ -79,11 +80,11 @@ def apply_external_deadlines(case: Case, deadlines: ExternalDeadlines) -> None:
         setattr(case, warn_field, start + (due - start) * share if due is not None and due > start else None)
 
 
-def apply_dispatch_deadline(case: Case) -> None:
-    """Set the case's dispatch deadline (issue 12 §4) from the SlaPolicy of its urgency (in memory; the caller
-    saves): ``dispatch_due_at = received_at + dispatch_within``, the warning at ``warning_share`` of that
-    window. Kept through urgency changes and returns; none when no policy or no ``dispatch_within``."""
-    policy = SlaPolicy.objects.filter(urgency=case.urgency).first()
+def apply_dispatch_deadline(case: Case, policy: SlaPolicy | None) -> None:
+    """Set the case's dispatch deadline (issue 12 §4) from ``policy``, the SlaPolicy of its urgency or None
+    (in memory; the caller saves): ``dispatch_due_at = received_at + dispatch_within``, the warning at
+    ``warning_share`` of that window; none without a policy or a ``dispatch_within``. Set at receipt, and
+    again by an urgency change while the case is undispatched; the first dispatch meets it."""
     if policy is None or policy.dispatch_within is None or case.received_at is None:
         case.dispatch_due_at = case.dispatch_warn_at = None
         return
@@ -92,7 +93,8 @@ def apply_dispatch_deadline(case: Case) -> None:
 
 
 def needs_policy_deadlines(case: Case) -> bool:
-    """Whether the case still waits for the deadlines of its SlaPolicy (set at the first dispatch): not when
+    """Whether the case still waits for the deadlines of its SlaPolicy (set at receipt; a case received before
+    its urgency had a policy gets them at its first dispatch): not when
     they are set already, nor when its source's own deadlines govern."""
     return case.deadline_source == DeadlineSource.POLICY and case.respond_due_at is None
 
@@ -216,6 +218,8 @@ def _record_batch(cases: list[Case], now: dt.datetime, *, notify: bool, report: 
     from .notifications import case_recipients, dispatchers, notify_many, supervisors
 
     outcomes = [(case, *sweep_outcome(case, now)) for case in cases]
+    # updated_at is when the row changed (the statistics' dirty-day clock), not the sweep's ``now``: a replay
+    # sweeps historical instants.
     swept = _update_marks(outcomes, timezone.now())
     marked = [(case, marks) for case, marks, _changes in outcomes if case.pk in swept and marks]
     report.cases += len(swept)

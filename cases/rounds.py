@@ -17,7 +17,6 @@ each round is one on-time/late verdict and each round's valid callback counts) â
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 from .boundary import has_passed, met
@@ -96,37 +95,4 @@ def fold_into_case(case, record: dict) -> None:
     case.round_number = record["number"] + 1
 
 
-@dataclasses.dataclass(frozen=True)
-class Round:
-    """One round as shown on the case page and in the API: finished rows and the current round alike."""
-
-    number: int
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    current: bool
-    deadlines: dict  # name -> {"due_at", "done_at", "breached_at", "late"}
-    satisfaction: str
-    solved: bool | None
-
-
-def rounds_of(case) -> list[Round]:
-    """Every round of ``case`` in order: its finished :class:`cases.models.CaseRound` rows, then the current
-    round from the case's columns (``late`` there is None while undecided). One query."""
-    out = []
-    for row in case.rounds.order_by("number"):
-        out.append(Round(row.number, row.started_at, row.ended_at, False, {
-            name: {"due_at": getattr(row, due), "done_at": getattr(row, done), "breached_at": getattr(row, mark),
-                   "late": getattr(row, f"{name}_late")}
-            for name, done, due, mark in DEADLINES}, row.satisfaction, row.callback_solved))
-    started = out[-1].ended_at if out else case.received_at
-    current = {}
-    for name, done, due, mark in DEADLINES:
-        decided = met(getattr(case, done), getattr(case, due))
-        late = True if getattr(case, mark) is not None else (None if decided is None else not decided)
-        current[name] = {"due_at": getattr(case, due), "done_at": getattr(case, done),
-                         "breached_at": getattr(case, mark), "late": late}
-    out.append(Round(case.round_number, started, None, True, current, case.satisfaction, case.callback_solved))
-    return out
-
-
-__all__ = ["DEADLINES", "Round", "fold_into_case", "lateness", "round_record", "rounds_of", "verdict"]
+__all__ = ["DEADLINES", "fold_into_case", "lateness", "round_record", "verdict"]

@@ -179,12 +179,13 @@ def create_case(*, actor, kind, source, title, village=None, grid=None, category
         data = {"source": source, "received_at": received_at.isoformat()}
         # Every clock runs from receipt (issue 12 §4): the dispatch deadline, and the respond and resolve
         # deadlines, shown from the moment the case is received rather than set at its first dispatch.
-        apply_dispatch_deadline(case)
+        policy = SlaPolicy.objects.filter(urgency=urgency).first()
+        apply_dispatch_deadline(case, policy)
         if deadlines is not None:
             apply_external_deadlines(case, deadlines)
             data["deadlines"] = {k: v.isoformat() if v else None for k, v in dataclasses.asdict(deadlines).items()}
-        elif SlaPolicy.objects.filter(urgency=urgency).exists():
-            apply_deadlines(case)
+        elif policy is not None:
+            apply_deadlines(case, policy=policy)
         case.next_check_at = case.compute_next_check_at()
         case.full_clean(exclude=["number", "created_by"], validate_unique=False, validate_constraints=False)
         case.save()
@@ -216,7 +217,7 @@ def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Cas
         case.grid = grid
         case.village_id = grid.village_id
         case.handler = handler
-        case.dispatched_at = case.dispatched_at or now  # the round's first dispatch meets its dispatch deadline
+        case.dispatched_at = case.dispatched_at or now  # the case's first dispatch meets its dispatch deadline
         case.accepted_at = None
         if needs_policy_deadlines(case):
             apply_deadlines(case)
@@ -627,12 +628,13 @@ def change_urgency(case, *, actor, urgency: str, note="", now=None) -> Case:
             raise TransitionNotAllowed(_("诉求已是该紧急程度，无需调整。"), code="urgency_unchanged")
         case.urgency = urgency
         data = {"old_urgency": old, "urgency": urgency}
+        policy = SlaPolicy.objects.filter(urgency=urgency).first()
         if case.deadline_source == DeadlineSource.POLICY and case.respond_due_at is not None:
             start = round_start(case)
-            apply_deadlines(case, start=start)
+            apply_deadlines(case, start=start, policy=policy)
             data["round_start"] = start.isoformat()
         if case.dispatched_at is None:  # still waiting for dispatch: the new urgency's dispatch limit
-            apply_dispatch_deadline(case)
+            apply_dispatch_deadline(case, policy)
         return data
 
     return _transition(case, allowed_from=ALLOWED_FROM["change_urgency"], action=Action.URGENCY_CHANGED, actor=actor, now=now,

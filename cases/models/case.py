@@ -145,7 +145,7 @@ class Case(models.Model):
     closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
 
-    # Deadlines, fixed at dispatch from the SlaPolicy of the urgency — or at creation by the case's source
+    # Deadlines, set at receipt from the SlaPolicy of the urgency — or at creation by the case's source
     # (``deadline_source`` external: an upstream work order's own, an export's due time); warning and breach
     # marks per deadline.
     deadline_source = models.CharField(_("时限依据"), max_length=16, choices=DeadlineSource.choices,

@@ -19,8 +19,8 @@ def test_titles_stay_readable_and_the_active_menu_entry_shows_at_375px(town, ses
                                title="村东头路灯连续三晚不亮")
     dora = session(PHONE)
     dora.login(dora_user.username)
-    for path, cell in (("/intake/", f"[data-testid=to-dispatch] tr[data-case='{case.pk}'] td:nth-child(3)"),
-                       ("/cases/", f"[data-testid=case-list] tr[data-case='{case.pk}'] td:nth-child(2)")):
+    for path, cell in (("/intake/", f"[data-testid=to-dispatch] tr[data-case='{case.pk}'] td.title"),
+                       ("/cases/", f"[data-testid=case-list] tr[data-case='{case.pk}'] td.title")):
         page = dora.go(path)
         box = page.locator(cell).bounding_box()
         assert box["width"] >= 120, (path, box)  # 9em at the table's font, not two characters
