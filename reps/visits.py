@@ -520,10 +520,10 @@ def raise_case_at_visit(visit, *, actor, **case_fields):
         raise TransitionNotAllowed(
             _("该走访状态为“%s”，不能登记诉求。") % visit.get_status_display(), code="visit_not_recordable"
         )
+    case_fields["now"] = case_fields.get("now") or timezone.now()  # one clock for the check and the case
     if visit.planned_date is not None and visit.status == VisitStatus.PLANNED:
         # One rule with receptions (cases.desk.sessions): demands are raised only once the session has begun.
-        check_begun(day_start(visit.planned_date), case_fields.get("now") or timezone.now(), field="visit",
-                    what="raise")
+        check_begun(day_start(visit.planned_date), case_fields["now"], field="visit", what="raise")
     for name, expected in (("source", Source.VISIT), ("village", visit.village), ("visit", visit)):
         if name in case_fields:
             given = case_fields.pop(name)
