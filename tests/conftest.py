@@ -152,6 +152,20 @@ def xiji(db):
     return seed_xiji()
 
 
+@pytest.fixture(scope="module")
+def taxonomy_town(django_db_setup, django_db_blocker):
+    """The personas' town (``tests.factories.seeded_town``) with the whole real taxonomy (650 nodes) seeded
+    too, once per test module."""
+    from cases.seeding import seed_categories
+
+    from . import factories
+
+    with factories.seeded_town(django_db_blocker) as town:
+        with django_db_blocker.unblock():
+            seed_categories()
+        yield town
+
+
 @pytest.fixture(scope="session")
 def category_model():
     """The category model trained once per test session from the data in ``seeds/`` (a fresh clone has it;

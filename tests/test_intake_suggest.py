@@ -10,18 +10,11 @@ from django.test import Client
 from cases.models import Case, Category
 from grids.choices import Role
 
-from . import factories
-
 
 @pytest.fixture(scope="module")
-def town(django_db_setup, django_db_blocker):
-    """The personas' town with the whole real taxonomy seeded too."""
-    from cases.seeding import seed_categories
-
-    with factories.seeded_town(django_db_blocker) as town:
-        with django_db_blocker.unblock():
-            seed_categories()
-        yield town
+def town(taxonomy_town):
+    """The personas' town with the whole real taxonomy (conftest ``taxonomy_town``)."""
+    return taxonomy_town
 
 
 def form_data(town, **overrides):

@@ -25,14 +25,9 @@ T0 = dt.datetime(2025, 4, 7, 1, 0, tzinfo=dt.UTC)  # Monday 09:00 in Asia/Shangh
 
 
 @pytest.fixture(scope="module")
-def town(django_db_setup, django_db_blocker):
-    """The personas' town with the whole real taxonomy (650 nodes) seeded too."""
-    from cases.seeding import seed_categories
-
-    with factories.seeded_town(django_db_blocker) as town:
-        with django_db_blocker.unblock():
-            seed_categories()
-        yield town
+def town(taxonomy_town):
+    """The personas' town with the whole real taxonomy (conftest ``taxonomy_town``)."""
+    return taxonomy_town
 
 
 def client_for(town, role) -> APIClient:
