@@ -189,8 +189,8 @@ class CaseForm(LabelledErrors, forms.Form):
             self.add_error("grid", _("微网格不属于所选村/社区。"))
         title = (data.get("title") or "").strip()
         description = (data.get("description") or "").strip()
-        if not title and not description:
-            self.add_error("description", _("请填写标题或诉求内容。"))
+        if not title and not description and not self.has_error("title") and not self.has_error("description"):
+            self.add_error("description", _("请填写标题或诉求内容。"))  # both empty, not merely refused
         data["title"] = title or description[:TITLE_FROM_DESCRIPTION]
         if data.get("on_the_spot"):
             if not (data.get("result") or "").strip():

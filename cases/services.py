@@ -221,7 +221,9 @@ def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Cas
         case.accepted_at = None
         if needs_policy_deadlines(case):
             apply_deadlines(case)
-        recipients = [handler.user] if handler is not None and handler.user_id else []
+        # the new handler learns of it, unless they dispatched it themselves (a grid leader's own patrol case)
+        recipients = ([handler.user] if handler is not None and handler.user_id
+                      and handler.user_id != getattr(actor, "pk", None) else [])
         notify(recipients, kind=NotificationKind.DISPATCHED, title=_("新派单：%s") % case.number,
                body=case.title, case=case, dedupe_key=f"dispatched:{case.pk}:{now.isoformat()}", now=now)
         return {"grid": grid.code, "previous_grid_id": previous, "handler_id": handler.pk if handler else None}

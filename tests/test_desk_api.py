@@ -438,3 +438,21 @@ def test_files_are_served_safely_and_scoped_like_their_case(town):
     assert gus.get(theirs["file_url"]).status_code == 404
     assert gus.get(f"/api/v1/attachments/{theirs['id']}/").status_code == 404
     assert upload(gus, other, b"%PDF-1.7\n", "y.pdf").status_code == 404
+
+
+@pytest.mark.django_db
+def test_no_new_dispatch_notice_for_a_case_one_dispatched_to_oneself(town):
+    """A grid leader's own patrol case is dispatched to that grid leader at once: no "新派单" notice to the
+    person who did it; a dispatcher's dispatch to the same grid leader still notifies them."""
+    from cases.choices import NotificationKind
+    from cases.models import Notification
+
+    gus = town.user(Role.GRID_LEADER)
+    assert town.a1.leader.user_id == gus.pk
+    own = services.create_case(actor=gus, kind="complaint", source="patrol", title="井盖松动", grid=town.a1, now=T0)
+    services.dispatch(own, actor=gus, grid=town.a1, now=T0)
+    theirs = services.create_case(actor=gus, kind="complaint", source="hotline", title="路灯不亮", grid=town.a1,
+                                  now=T0)
+    services.dispatch(theirs, actor=town.user(Role.DISPATCHER), grid=town.a1, now=T0)
+    notices = Notification.objects.filter(recipient=gus, kind=NotificationKind.DISPATCHED)
+    assert list(notices.values_list("case_id", flat=True)) == [theirs.pk]

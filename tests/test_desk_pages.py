@@ -268,8 +268,16 @@ def test_a_photo_uploaded_on_the_case_page_shows_as_a_thumbnail(client, town):
     att = case.attachments.get()
     assert f'src="/api/v1/attachments/{att.pk}/thumbnail/"' in html
     bad = client.post(f"/cases/{case.pk}/attachments/", {"file": SimpleUploadedFile("x.svg", b"<svg/>"),
-                                                         "kind": "file"}, follow=True).content.decode()
-    assert "不支持的文件类型" in bad
+                                                         "kind": "file"})
+    # refused beside the upload form (the page opens there on a phone), nothing stored
+    assert bad.status_code == 400 and case.attachments.count() == 1
+    form = bad.content.decode().split('data-testid="attach-form"', 1)[1].split("</form>", 1)[0]
+    assert "不支持的文件类型" in form
+    assert f'action="/cases/{case.pk}/attachments/#attachments"' in bad.content.decode()
+    for url in (f"/cases/{case.pk}/attachments/", f"/cases/{case.pk}/reveal-phone/"):  # a reload or a bookmark
+        visit = client.get(url)
+        assert (visit.status_code, visit["Location"]) == (302, f"/cases/{case.pk}/"), url
+    assert not case.events.filter(action="phone_revealed").exists()  # a plain visit reveals nothing
 
 
 @pytest.mark.django_db

@@ -273,6 +273,19 @@ def test_form_errors_are_shown_next_to_the_field_in_the_users_language(client, t
 
 
 @pytest.mark.django_db
+def test_a_refused_title_does_not_also_count_as_missing(client, town):
+    """A 201-character title is refused for its length alone: the form does not add "请填写标题或诉求内容"
+    as if both were empty (the new grid leader's trial)."""
+    login(client, town, Role.GRID_LEADER)
+    response = client.post("/cases/new/", case_form(town, title="长" * 201, description=""),
+                           HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert field_errors(html, "title") == ["标题最多 200 个字（现有 201 个字）。"]
+    assert field_errors(html, "description") == []
+
+
+@pytest.mark.django_db
 def test_a_grid_leader_cannot_log_in_a_grid_outside_own_grids(client, town):
     login(client, town, Role.GRID_LEADER)
     response = client.post("/cases/new/", case_form(town, grid=town.a2.pk), HTTP_ACCEPT_LANGUAGE="zh-CN")

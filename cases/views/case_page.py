@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from grids.models import Cadre, Grid
 from grids.scope import request_now, request_scope
@@ -319,12 +319,15 @@ def case_act(request, pk: int, action: str):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_reveal_phone(request, pk: int):
     """``POST /cases/<id>/reveal-phone/``: the case page with the complainant's phone shown whole, for the
-    case's handler or its grid's leader (an audited ``phone_revealed`` event; others 403)."""
+    case's handler or its grid's leader (an audited ``phone_revealed`` event; others 403). A plain visit
+    (a reload, a bookmark) goes back to the case page and reveals nothing."""
     from ..desk.phone import reveal_phone
 
+    if request.method == "GET":
+        return redirect("web:case-detail", pk)
     scope, now = request_scope(request), request_now(request)
     case = _case_in_scope(request, pk)
     try:
@@ -337,12 +340,15 @@ def case_reveal_phone(request, pk: int):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_attach(request, pk: int):
-    """``POST /cases/<id>/attachments/``: upload a photo or file (``cases.attachments``); errors as a
-    message, then back to the case page."""
+    """``POST /cases/<id>/attachments/``: upload a photo or file (``cases.attachments``), then back to the
+    case page's attachments. A refused upload answers 400 with the case page and the error beside the
+    upload form, where a phone's screen is (the page opens there). A plain visit goes to the case page."""
     from .. import attachments
 
+    if request.method == "GET":
+        return redirect("web:case-detail", pk)
     scope, now = request_scope(request), request_now(request)
     case = _case_in_scope(request, pk)
     if not rules.can(scope, "attach", case):
@@ -353,12 +359,13 @@ def case_attach(request, pk: int):
             attachments.attach_to_case(case, form.cleaned_data["file"], kind=form.cleaned_data["kind"],
                                        actor=request.user, use_location=form.cleaned_data["use_location"], now=now)
         except ValidationError as exc:
-            messages.warning(request, " ".join(exc.messages))
+            form.add_error("file", exc.messages)
         else:
             messages.success(request, _("已上传附件。"))
-    else:
-        messages.warning(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-    return redirect(reverse("web:case-detail", args=[case.pk]) + "#attachments")
+            return redirect(reverse("web:case-detail", args=[case.pk]) + "#attachments")
+    context = _case_context(request, case)
+    context.update(attach_form=form)
+    return page(request, "cases/case_detail.html", context, status=400)
 
 
 @login_required
