@@ -32,23 +32,32 @@ from .models import Case, CaseEvent, SlaPolicy
 logger = logging.getLogger(__name__)
 
 
+def policy_deadlines(start: dt.datetime, policy: SlaPolicy) -> dict[str, object]:
+    """The respond and resolve deadlines and warning points of a round that starts at ``start`` (aware) under
+    ``policy`` (the SlaPolicy of the case's urgency), as Case column values: ``respond_due_at = start +
+    respond_within``, ``resolve_due_at = start + resolve_within``, warning points at ``warning_share`` of
+    each window (DESIGN §5), ``deadline_source = policy``. Pure: the careful and the bulk lifecycle share it."""
+    respond_due = start + policy.respond_within
+    resolve_due = start + policy.resolve_within
+    return {"deadline_source": DeadlineSource.POLICY, "respond_due_at": respond_due, "resolve_due_at": resolve_due,
+            "respond_warn_at": policy.warning_at(start, respond_due),
+            "resolve_warn_at": policy.warning_at(start, resolve_due)}
+
+
 def apply_deadlines(case: Case, *, start: dt.datetime | None = None, policy: SlaPolicy | None = None) -> None:
     """Set the case's respond and resolve due and warning times from the SlaPolicy of its urgency (in
-    memory; the caller saves).
-
-    ``respond_due_at = start + respond_within`` and ``resolve_due_at = start + resolve_within``, where
-    ``start`` (aware) is ``received_at`` unless given (a reopened case starts a new round at the reopen
-    time). Warning points sit at ``warning_share`` of each window (DESIGN §5).
+    memory; the caller saves): :func:`policy_deadlines` from ``start`` (aware), which is ``received_at``
+    unless given (a reopened case starts a new round at the reopen time).
     ``policy``: the urgency's SlaPolicy when the caller has it already (else read here). Raises
     ``SlaPolicy.DoesNotExist`` when no policy exists for the urgency.
     """
     policy = policy or SlaPolicy.objects.get(urgency=case.urgency)
-    start = start or case.received_at
-    case.deadline_source = DeadlineSource.POLICY
-    case.respond_due_at = start + policy.respond_within
-    case.resolve_due_at = start + policy.resolve_within
-    case.respond_warn_at = policy.warning_at(start, case.respond_due_at)
-    case.resolve_warn_at = policy.warning_at(start, case.resolve_due_at)
+    _set(case, policy_deadlines(start or case.received_at, policy))
+
+
+def _set(case, changes: dict) -> None:
+    for name, value in changes.items():
+        setattr(case, name, value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,39 +71,46 @@ class ExternalDeadlines:
     resolve_due_at: dt.datetime | None = None
 
 
-def apply_external_deadlines(case: Case, deadlines: ExternalDeadlines) -> None:
-    """Give the case its source's own deadlines (in memory; the caller saves) and mark them as governing
-    (``deadline_source = external``): dispatch, on-the-spot resolution and urgency changes then keep them.
-
-    Warning points sit at the ``warning_share`` of the urgency's SlaPolicy (75 % if none) of the way from
-    ``received_at`` to each deadline; a deadline at or before ``received_at`` has no warning point.
-    """
-    policy = SlaPolicy.objects.filter(urgency=case.urgency).first()
+def external_deadlines(received_at: dt.datetime, deadlines: ExternalDeadlines,
+                       policy: SlaPolicy | None) -> dict[str, object]:
+    """The Case column values of a source's own deadlines (pure): the two deadlines, marked as governing
+    (``deadline_source = external``), and their warning points at the ``warning_share`` of ``policy`` (the
+    urgency's SlaPolicy; 75 % if None) of the way from ``received_at`` (aware) to each deadline; a deadline
+    at or before ``received_at`` has no warning point."""
     share = float(policy.warning_share) if policy is not None else 0.75
-    case.deadline_source = DeadlineSource.EXTERNAL
-    case.respond_due_at = deadlines.respond_due_at
-    case.resolve_due_at = deadlines.resolve_due_at
+    out: dict[str, object] = {"deadline_source": DeadlineSource.EXTERNAL,
+                              "respond_due_at": deadlines.respond_due_at, "resolve_due_at": deadlines.resolve_due_at}
     for due_field, warn_field in (("respond_due_at", "respond_warn_at"), ("resolve_due_at", "resolve_warn_at")):
-        due = getattr(case, due_field)
-        start = case.received_at
-        setattr(case, warn_field, start + (due - start) * share if due is not None and due > start else None)
+        due = out[due_field]
+        out[warn_field] = received_at + (due - received_at) * share if due is not None and due > received_at else None
+    return out
+
+
+def apply_external_deadlines(case: Case, deadlines: ExternalDeadlines) -> None:
+    """Give the case its source's own deadlines (in memory; the caller saves; :func:`external_deadlines`):
+    dispatch, on-the-spot resolution and urgency changes then keep them."""
+    _set(case, external_deadlines(case.received_at, deadlines, SlaPolicy.objects.filter(urgency=case.urgency).first()))
+
+
+def dispatch_deadline(received_at: dt.datetime | None, policy: SlaPolicy | None) -> dict[str, object]:
+    """The dispatch deadline and warning point (issue 12 §4) as Case column values (pure): ``received_at +
+    dispatch_within`` of ``policy`` (the urgency's SlaPolicy or None), the warning at ``warning_share`` of
+    that window; both None without a policy, a ``dispatch_within`` or a received time."""
+    if policy is None or policy.dispatch_within is None or received_at is None:
+        return {"dispatch_due_at": None, "dispatch_warn_at": None}
+    due = received_at + policy.dispatch_within
+    return {"dispatch_due_at": due, "dispatch_warn_at": policy.warning_at(received_at, due)}
 
 
 def apply_dispatch_deadline(case: Case, policy: SlaPolicy | None) -> None:
-    """Set the case's dispatch deadline (issue 12 §4) from ``policy``, the SlaPolicy of its urgency or None
-    (in memory; the caller saves): ``dispatch_due_at = received_at + dispatch_within``, the warning at
-    ``warning_share`` of that window; none without a policy or a ``dispatch_within``. Set at receipt, and
-    again by an urgency change while the case is undispatched; the first dispatch meets it."""
-    if policy is None or policy.dispatch_within is None or case.received_at is None:
-        case.dispatch_due_at = case.dispatch_warn_at = None
-        return
-    case.dispatch_due_at = case.received_at + policy.dispatch_within
-    case.dispatch_warn_at = policy.warning_at(case.received_at, case.dispatch_due_at)
+    """Set the case's dispatch deadline from ``policy`` (in memory; the caller saves; :func:`dispatch_deadline`).
+    Set at receipt, and again by an urgency change while the case is undispatched; the first dispatch meets it."""
+    _set(case, dispatch_deadline(case.received_at, policy))
 
 
-def needs_policy_deadlines(case: Case) -> bool:
-    """Whether the case still waits for the deadlines of its SlaPolicy (set at receipt; a case received before
-    its urgency had a policy gets them at its first dispatch): not when
+def needs_policy_deadlines(case) -> bool:
+    """Whether the case (a Case or an object with its columns) still waits for the deadlines of its SlaPolicy
+    (set at receipt; a case received before its urgency had a policy gets them at its first dispatch): not when
     they are set already, nor when its source's own deadlines govern."""
     return case.deadline_source == DeadlineSource.POLICY and case.respond_due_at is None
 
@@ -226,8 +242,8 @@ def _record_batch(cases: list[Case], now: dt.datetime, *, notify: bool, report: 
     events, notes = [], []
     for case, marks in marked:
         for mark in marks:
-            _count(report, mark)
-            events += [(case.pk, fields) for fields in _mark_events(case, mark, now)]
+            count_mark(report, mark)
+            events += [(case.pk, fields) for fields in mark_events(case, mark, now)]
     _insert_events(events)
     if not notify or not marked:
         return
@@ -287,8 +303,8 @@ def _sweep_per_case(now: dt.datetime, *, batch_size: int, notify: bool, report: 
                 for name, value in changes.items():
                     setattr(case, name, value)
                 for mark in marks:
-                    _count(report, mark)
-                    for fields in _mark_events(case, mark, now):
+                    count_mark(report, mark)
+                    for fields in mark_events(case, mark, now):
                         CaseEvent.objects.create(case=case, actor=None, **fields)
                     if notify:
                         kind, title, key = _notice(case, mark)
@@ -298,14 +314,17 @@ def _sweep_per_case(now: dt.datetime, *, batch_size: int, notify: bool, report: 
                 case.save(update_fields=[*SWEPT_COLUMNS, "updated_at"])
 
 
-def _count(report: SweepReport, mark: Mark) -> None:
+def count_mark(report, mark: Mark) -> None:
+    """Add one to the ``<deadline>_warnings`` or ``<deadline>_breaches`` count of ``report`` (a SweepReport or
+    a ReplayReport) for ``mark``."""
     name = f"{mark.deadline}_{'breaches' if mark.breach else 'warnings'}"
     setattr(report, name, getattr(report, name) + 1)
 
 
-def _mark_events(case: Case, mark: Mark, now: dt.datetime) -> list[dict]:
-    """The events of one mark, as CaseEvent field values (``case`` and ``actor`` = None aside): the mark
-    stamped with its point, then its automatic escalation at ``now``."""
+def mark_events(case: Case, mark: Mark, now: dt.datetime) -> list[dict]:
+    """The events of one mark (a :class:`cases.marks.Mark` of ``case``, a Case or its state) swept at ``now``
+    (aware UTC), as CaseEvent field values (``case`` and ``actor`` = None aside): the mark stamped with its
+    point, then its automatic escalation at ``now``. Shared by both sweeps and the bulk import."""
     events = [{"action": mark.action, "from_status": case.status, "to_status": case.status, "at": mark.point,
                "note": "", "data": {"deadline": mark.deadline, "point": mark.point.isoformat(),
                                     "swept_at": now.isoformat()}}]
@@ -317,7 +336,7 @@ def _mark_events(case: Case, mark: Mark, now: dt.datetime) -> list[dict]:
 
 
 def _insert_events(rows: list[tuple[int, dict]]) -> None:
-    """One ``INSERT … SELECT … FROM unnest(arrays)`` of ``rows`` (``(case_id, fields of _mark_events)``),
+    """One ``INSERT … SELECT … FROM unnest(arrays)`` of ``rows`` (``(case_id, fields of mark_events)``),
     actor None."""
     if not rows:
         return

@@ -963,16 +963,25 @@ def import_file(path: str | Path, *, source: str | None = None, kind: str | None
                 skip_invalid: bool = False, now: dt.datetime | None = None,
                 progress: Callable[[int], None] | None = None, profile: str | Profile | None = None,
                 file_format: str | None = None, mapping: str | Path | None = None,
-                system: str | None = None) -> ImportReport:
+                system: str | None = None, method: str = "bulk") -> ImportReport:
     """Check a file (:func:`plan_import`, which takes ``profile``, ``file_format``, ``mapping`` and
-    ``system`` too) and, unless ``dry_run`` or a fault without ``skip_invalid``, create its new records and
-    replay them (:func:`cases.replay.replay_records`) in one transaction.
+    ``system`` too) and, unless ``dry_run`` or a fault without ``skip_invalid``, create its new records
+    through the lifecycle on their historical clock.
 
-    ``now`` (aware, default the current time) is the import's clock: times after it are faults, and the
-    replay's deadline sweeps stop at it. ``progress(n)`` is called as records are processed.
-    Returns an ImportReport (``written`` tells whether anything was written). Raises ImportRefused.
+    ``method``: ``"bulk"`` (default) folds the records through the lifecycle's pure rules and writes them in
+    chunks, one transaction each (:func:`cases.bulk_import.bulk_import_records`); ``"replay"`` runs each
+    record through the lifecycle services and the sweep, the whole file in one transaction
+    (:func:`cases.replay.replay_records`). Both write the same rows. ``now`` (aware, default the current
+    time) is the import's clock: times after it are faults, and the deadline sweeps stop at it.
+    ``progress(n)`` is called as records are processed. Returns an ImportReport (``written`` tells whether
+    anything was written). Raises ImportRefused; ValueError for an unknown ``method``.
     """
+    from .bulk_import import bulk_import_records
     from .replay import replay_records
+
+    writers = {"bulk": bulk_import_records, "replay": replay_records}
+    if method not in writers:
+        raise ValueError(f"unknown import method {method!r}; one of {', '.join(writers)}")
 
     now = now or timezone.now()
     plan = plan_import(path, source=source, kind=kind, now=now, profile=profile, file_format=file_format,
@@ -980,7 +989,7 @@ def import_file(path: str | Path, *, source: str | None = None, kind: str | None
     report = ImportReport(plan=plan)
     if dry_run or (plan.faults and not skip_invalid) or not plan.records:
         return report
-    report.replay = replay_records(plan.records, source=plan.source, now=now, progress=progress)
+    report.replay = writers[method](plan.records, source=plan.source, now=now, progress=progress)
     report.written = True
     logger.info("import %s: %s", Path(plan.path).name, report.summary())
     return report

@@ -140,47 +140,81 @@ def replay_records(records: list, *, source: str, now: dt.datetime,
                 progress(1)
         advance_clock(limit, report)
         _file_dispatch_notices(report.case_ids)
-        _count(report, now)
+        count_outcomes(report, now)
     report.seconds = time.monotonic() - started
     logger.info("replay of %s %s records: %s", len(records), source, report.as_dict())
     return report
 
 
-def _replay_one(record, *, source, limit, report, grid, category) -> int:
-    at = record.received_at
-    case = services.create_case(
-        actor=None, kind=record.kind, source=source, title=record.title, grid=grid, category=category,
-        urgency=record.urgency, description=record.description, complainant_name=record.complainant_name,
+def record_case_fields(record, *, grid, category) -> dict:
+    """The :func:`cases.services.create_case` arguments of ``record`` (a :class:`cases.importing.Record`) on
+    ``grid`` with ``category`` (or None), shared by the replay and the bulk import; ``deadlines`` is the
+    file's own (:class:`cases.deadlines.ExternalDeadlines`) or None (the SlaPolicy governs)."""
+    return dict(
+        kind=record.kind, title=record.title, grid=grid, category=category, urgency=record.urgency,
+        description=record.description, complainant_name=record.complainant_name,
         complainant_phone=record.complainant_phone, address=record.address, external_ref=record.external_ref,
-        source_system=record.source_system, lat=record.lat, lng=record.lng, received_at=at, now=at, imported=True,
-        complainant_ref=record.complainant_ref, votes_up=record.votes_up, votes_down=record.votes_down,
+        source_system=record.source_system, lat=record.lat, lng=record.lng, received_at=record.received_at,
         deadlines=(ExternalDeadlines(record.respond_due_at, record.resolve_due_at)
                    if record.deadlines == "file" else None),
     )
-    case = services.dispatch(case, actor=None, grid=grid, note=IMPORT_NOTE, now=at)
-    services.accept(case.pk, actor=None, now=at)
+
+
+def record_extra_fields(record) -> dict:
+    """``imported=True`` and the record's complainant reference and votes, Case fields beyond those of
+    :func:`record_case_fields`."""
+    return {"imported": True, "complainant_ref": record.complainant_ref, "votes_up": record.votes_up,
+            "votes_down": record.votes_down}
+
+
+def replay_steps(record, case, limit: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """What happens to ``record`` after its receipt, dispatch and signing (``case``: its state then, with its
+    deadlines), in order, as ``(step, at)``: ``("sweep", point + 1 µs)`` just after the latest warning or
+    breach point not yet swept that falls strictly before the next milestone (a point has passed only after
+    its instant, :mod:`cases.boundary`; one sweep records every earlier point), ``("respond", responded_at)``,
+    ``("resolve", resolved_at)``, and for a record left open a last sweep just after its latest point up to
+    ``limit`` (aware; :func:`sweep_limit`). The one schedule of both writers: the replay runs each step
+    through the services and the sweep, the bulk import (:mod:`cases.bulk_import`) through their pure rules.
+    """
     # Every point of the case, the dispatch deadline's too (met here by the dispatch at receipt, so normally
     # none of its points is ever due; a source's own later dispatch time would be swept like the others).
     points = sorted(p for p in (case.dispatch_warn_at, case.dispatch_due_at, case.respond_warn_at,
                                 case.respond_due_at, case.resolve_warn_at, case.resolve_due_at)
                     if p is not None and p <= limit)
-    swept_to = at
+    steps: list[tuple[str, dt.datetime]] = []
+    swept_to = record.received_at
 
     def sweep_before(moment, *, inclusive):
         nonlocal swept_to
         due = [p for p in points if swept_to < p and (p <= moment if inclusive else p < moment)]
         if due:
             swept_to = due[-1]
-            _sweep(swept_to + _EPSILON, report)  # the point has passed only after its instant
+            steps.append(("sweep", swept_to + _EPSILON))
 
     if record.responded_at is not None:
         sweep_before(record.responded_at, inclusive=False)
-        services.respond(case.pk, actor=None, note=IMPORT_NOTE, now=record.responded_at)
+        steps.append(("respond", record.responded_at))
     if record.resolved_at is not None:
         sweep_before(record.resolved_at, inclusive=False)
-        services.resolve(case.pk, actor=None, solved=record.solved, result=record.result, now=record.resolved_at)
+        steps.append(("resolve", record.resolved_at))
     else:
         sweep_before(limit, inclusive=True)
+    return steps
+
+
+def _replay_one(record, *, source, limit, report, grid, category) -> int:
+    at = record.received_at
+    case = services.create_case(actor=None, source=source, now=at, **record_case_fields(
+        record, grid=grid, category=category), **record_extra_fields(record))
+    case = services.dispatch(case, actor=None, grid=grid, note=IMPORT_NOTE, now=at)
+    services.accept(case.pk, actor=None, now=at)
+    for step, moment in replay_steps(record, case, limit):
+        if step == "sweep":
+            _sweep(moment, report)
+        elif step == "respond":
+            services.respond(case.pk, actor=None, note=IMPORT_NOTE, now=moment)
+        else:
+            services.resolve(case.pk, actor=None, solved=record.solved, result=record.result, now=moment)
     return case.pk
 
 
@@ -196,7 +230,9 @@ def _file_dispatch_notices(ids: list[int]) -> None:
             .update(read_at=F("created_at"))
 
 
-def _count(report: ReplayReport, now: dt.datetime) -> None:
+def count_outcomes(report: ReplayReport, now: dt.datetime) -> None:
+    """Add the outcome counts of ``report.case_ids`` at ``now`` (aware) to ``report``: resolved, open, and
+    the on-time numerators and denominators of :mod:`cases.selectors`, 1,000 cases per query."""
     open_ = Q(status__in=OPEN_STATES)
     for chunk in _chunks(report.case_ids):
         got = Case.objects.filter(pk__in=chunk).aggregate(

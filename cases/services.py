@@ -7,7 +7,6 @@ CaseEvent and returns the updated Case. A transition not allowed from the curren
 the first one left and raises if its transition no longer applies. Times are aware datetimes (UTC in
 storage); ``now`` defaults to ``timezone.now()`` read once per call.
 """
-import dataclasses
 import datetime as dt
 
 from django.core.exceptions import ValidationError
@@ -17,9 +16,8 @@ from django.utils.translation import gettext as _
 
 from grids.models import Grid
 
-from . import hooks
+from . import hooks, transitions
 from .choices import (
-    OPEN_STATES,
     Action,
     CallbackSource,
     DeadlineSource,
@@ -38,39 +36,7 @@ from .deadlines import (
 )
 from .models import Case, CaseEvent, DailySequence, SlaPolicy
 from .notifications import case_recipients, notify, supervisors
-
-
-class TransitionNotAllowed(Exception):
-    """The transition does not apply to the case in its current state (HTTP 409).
-
-    ``code`` is a stable machine-readable reason, ``detail`` a sentence for people.
-    """
-
-    def __init__(self, detail: str, code: str = "transition_not_allowed"):
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code
-
-
-#: The lifecycle table (README): the states each transition may start from. Web pages and the API read it
-#: to offer only actions that can apply; the services below are the authority and enforce it.
-ALLOWED_FROM: dict[str, tuple[str, ...]] = {
-    "dispatch": (Status.RECEIVED, Status.RETURNED, Status.DISPATCHED, Status.ACCEPTED),
-    "accept": (Status.DISPATCHED,),
-    "return": (Status.DISPATCHED, Status.ACCEPTED),
-    "respond": (Status.ACCEPTED,),
-    "resolve": (Status.RESPONDED, Status.RECEIVED),
-    "callback": (Status.RESOLVED,),
-    "reopen": (Status.RESOLVED,),
-    "close": (Status.RESOLVED,),
-    "cancel": tuple(OPEN_STATES),
-    "extend": (Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
-    "approve_extension": (Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
-    "decline_extension": (Status.DISPATCHED, Status.ACCEPTED, Status.RESPONDED),
-    "escalate": tuple(OPEN_STATES),
-    "comment": tuple(Status),
-    "change_urgency": tuple(OPEN_STATES),
-}
+from .transitions import ALLOWED_FROM, TransitionNotAllowed
 
 
 def local_date(moment: dt.datetime) -> dt.date:
@@ -88,7 +54,13 @@ def next_case_number(received_at: dt.datetime) -> str:
     seq = DailySequence.objects.select_for_update().get(day=day)
     seq.last += 1
     seq.save(update_fields=["last"])
-    return f"XJ{day:%Y%m%d}-{seq.last:04d}"
+    return case_number(day, seq.last)
+
+
+def case_number(day: dt.date, seq: int) -> str:
+    """The case number of the ``seq``-th case (1-based) received on the Asia/Shanghai ``day``:
+    ``XJ20250407-0001`` (four digits at least)."""
+    return f"XJ{day:%Y%m%d}-{seq:04d}"
 
 
 def _event(case, action, *, actor, at, from_status, note="", data=None) -> CaseEvent:
@@ -105,11 +77,7 @@ def _transition(case_or_id, *, allowed_from, action, actor, now, change, to_stat
     pk = case_or_id.pk if isinstance(case_or_id, Case) else case_or_id
     with transaction.atomic():
         case = Case.objects.select_for_update(of=("self",)).select_related("village", "grid").get(pk=pk)
-        if case.status not in allowed_from:
-            raise TransitionNotAllowed(
-                _("诉求 %(number)s 当前状态为“%(status)s”，不能执行“%(action)s”。")
-                % {"number": case.number, "status": case.get_status_display(), "action": Action(action).label}
-            )
+        transitions.check_allowed(case, allowed_from, action)
         from_status = case.status
         extra = change(case) or {}
         if to_status is not None:
@@ -121,12 +89,12 @@ def _transition(case_or_id, *, allowed_from, action, actor, now, change, to_stat
 
 
 def _drop_extension_request(case) -> dict:
-    """Withdraw a pending extension request that the change makes moot; returns event data naming it."""
-    if case.extension_requested_until is None:
-        return {}
-    dropped = case.extension_requested_until.isoformat()
-    case.extension_requested_until = None
-    return {"extension_request_dropped": dropped}
+    """Withdraw a pending extension request that the change makes moot
+    (:func:`cases.transitions.drop_extension_request`); returns event data naming it."""
+    changes, data = transitions.drop_extension_request(case)
+    for name, value in changes.items():
+        setattr(case, name, value)
+    return data
 
 
 def _require(value, field, message):
@@ -163,34 +131,40 @@ def create_case(*, actor, kind, source, title, village=None, grid=None, category
         village = grid.village
     if village is None:
         raise ValidationError({"village": _("须指定微网格或村/社区。")})
-    if urgency is None:
-        urgency = category.effective_urgency() if category is not None else Urgency.GENERAL
     if external_ref and Case.objects.filter(source=source, source_system=source_system or "",
                                             external_ref=external_ref).exists():
         raise ValidationError({"external_ref": _("该来源的外部编号已存在。")})
     with transaction.atomic():
-        case = Case(
-            number=next_case_number(received_at), external_ref=external_ref or "", kind=kind, source=source,
-            category=category, urgency=urgency, title=title.strip(), description=description or "",
-            complainant_name=complainant_name or "", complainant_phone=complainant_phone or "",
-            address=address or "", village=village, grid=grid, lng=lng, lat=lat, status=Status.RECEIVED,
-            received_at=received_at, created_by=actor, source_system=source_system or "", **extra_fields,
-        )
-        data = {"source": source, "received_at": received_at.isoformat()}
+        case = Case(number=next_case_number(received_at), created_by=actor, **case_values(
+            kind=kind, source=source, title=title, village=village, grid=grid, category=category, urgency=urgency,
+            description=description, complainant_name=complainant_name, complainant_phone=complainant_phone,
+            address=address, lng=lng, lat=lat, external_ref=external_ref, source_system=source_system,
+            received_at=received_at), **extra_fields)
         # Every clock runs from receipt (issue 12 §4): the dispatch deadline, and the respond and resolve
         # deadlines, shown from the moment the case is received rather than set at its first dispatch.
-        policy = SlaPolicy.objects.filter(urgency=urgency).first()
-        apply_dispatch_deadline(case, policy)
-        if deadlines is not None:
-            apply_external_deadlines(case, deadlines)
-            data["deadlines"] = {k: v.isoformat() if v else None for k, v in dataclasses.asdict(deadlines).items()}
-        elif policy is not None:
-            apply_deadlines(case, policy=policy)
-        case.next_check_at = case.compute_next_check_at()
+        step = transitions.receive(case, source=source, policy=SlaPolicy.objects.filter(urgency=case.urgency).first(),
+                                   deadlines=deadlines, now=now)
+        transitions.apply(case, step)
         case.full_clean(exclude=["number", "created_by"], validate_unique=False, validate_constraints=False)
         case.save()
-        _event(case, Action.CREATED, actor=actor, at=now, from_status="", data=data)
+        _event(case, step.event["action"], actor=actor, at=now, from_status="", data=step.event["data"])
     return case
+
+
+def case_values(*, kind, source, title, village, grid=None, category=None, urgency=None, description="",
+                complainant_name="", complainant_phone="", address="", lng=None, lat=None, external_ref="",
+                source_system="", received_at) -> dict:
+    """The Case field values of a new case (pure; :func:`create_case` and the bulk import share it): text
+    stripped or blanked, ``urgency`` defaulting to the category's default urgency, else ``general``;
+    ``village`` a Village (the grid's), ``grid`` a Grid or None, ``received_at`` aware. Number, creator and
+    the deadlines of :func:`cases.transitions.receive` are the caller's."""
+    if urgency is None:
+        urgency = category.effective_urgency() if category is not None else Urgency.GENERAL
+    return {"external_ref": external_ref or "", "kind": kind, "source": source, "category": category,
+            "urgency": urgency, "title": title.strip(), "description": description or "",
+            "complainant_name": complainant_name or "", "complainant_phone": complainant_phone or "",
+            "address": address or "", "village": village, "grid": grid, "lng": lng, "lat": lat,
+            "status": Status.RECEIVED, "received_at": received_at, "source_system": source_system or ""}
 
 
 def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Case:
@@ -208,25 +182,15 @@ def dispatch(case, *, actor, grid: Grid, handler=None, note="", now=None) -> Cas
     handler = handler or grid.leader
 
     def change(case):
-        previous = case.grid_id
-        if (case.status in (Status.DISPATCHED, Status.ACCEPTED) and previous == grid.pk
-                and (handler is None or case.handler_id == handler.pk)):
-            raise TransitionNotAllowed(
-                _("诉求 %(number)s 已派往 %(grid)s，不能重复派往同一微网格。")
-                % {"number": case.number, "grid": str(grid)}, code="already_dispatched")  # 村·微网格
-        case.grid = grid
-        case.village_id = grid.village_id
-        case.handler = handler
-        case.dispatched_at = case.dispatched_at or now  # the case's first dispatch meets its dispatch deadline
-        case.accepted_at = None
-        if needs_policy_deadlines(case):
-            apply_deadlines(case)
-        # the new handler learns of it, unless they dispatched it themselves (a grid leader's own patrol case)
-        recipients = ([handler.user] if handler is not None and handler.user_id
-                      and handler.user_id != getattr(actor, "pk", None) else [])
-        notify(recipients, kind=NotificationKind.DISPATCHED, title=_("新派单：%s") % case.number,
-               body=case.title, case=case, dedupe_key=f"dispatched:{case.pk}:{now.isoformat()}", now=now)
-        return {"grid": grid.code, "previous_grid_id": previous, "handler_id": handler.pk if handler else None}
+        step = transitions.dispatch(
+            case, grid=grid, handler=handler, actor_id=getattr(actor, "pk", None), now=now,
+            policy=SlaPolicy.objects.get(urgency=case.urgency) if needs_policy_deadlines(case) else None)
+        transitions.apply(case, step)
+        case.grid, case.handler = grid, handler  # the objects at hand, for what reads them after the change
+        for notice in step.notices:  # the new handler learns of it, unless they dispatched it themselves
+            notify([handler.user], kind=notice.kind, title=notice.title, body=notice.body, case=case,
+                   dedupe_key=notice.key(case.pk), now=notice.created_at)
+        return step.event["data"]
 
     return _transition(case, allowed_from=ALLOWED_FROM["dispatch"],
                        action=Action.DISPATCHED, actor=actor, now=now, change=change,
@@ -238,9 +202,8 @@ def accept(case, *, actor, handler=None, now=None) -> Case:
     now = now or timezone.now()
 
     def change(case):
-        case.accepted_at = now
-        if handler is not None:
-            case.handler = handler
+        transitions.apply(case, transitions.accept(case, handler_id=handler.pk if handler is not None else None,
+                                                   now=now))
 
     return _transition(case, allowed_from=ALLOWED_FROM["accept"], action=Action.ACCEPTED, actor=actor, now=now,
                        change=change, to_status=Status.ACCEPTED)
@@ -261,7 +224,7 @@ def respond(case, *, actor, note="", now=None) -> Case:
     now = now or timezone.now()
 
     def change(case):
-        case.responded_at = now
+        transitions.apply(case, transitions.respond(case, now=now, note=note))
 
     return _transition(case, allowed_from=ALLOWED_FROM["respond"], action=Action.RESPONDED, actor=actor, now=now,
                        change=change, to_status=Status.RESPONDED, note=note)
@@ -280,19 +243,12 @@ def resolve(case, *, actor, solved: bool, result: str, now=None) -> Case:
     _require(result and result.strip(), "result", _("请填写办理结果。"))
 
     def change(case):
-        on_the_spot = case.status == Status.RECEIVED
-        if on_the_spot:
-            if case.grid_id is None:
-                raise ValidationError({"grid": _("就地解决的诉求须属于一个微网格。")})
-            case.dispatched_at = case.accepted_at = now
-            case.handler = case.handler or case.grid.leader
-            case.responded_at = now
-            if needs_policy_deadlines(case):
-                apply_deadlines(case)
-        case.resolved_at = now
-        case.solved = bool(solved)
-        case.result = result.strip()
-        return {"solved": bool(solved), "on_the_spot": on_the_spot, **_drop_extension_request(case)}
+        step = transitions.resolve(
+            case, solved=solved, result=result, leader_id=case.grid.leader_id if case.grid_id else None, now=now,
+            policy=(SlaPolicy.objects.get(urgency=case.urgency)
+                    if case.status == Status.RECEIVED and needs_policy_deadlines(case) else None))
+        transitions.apply(case, step)
+        return step.event["data"]
 
     return _transition(case, allowed_from=ALLOWED_FROM["resolve"], action=Action.RESOLVED,
                        actor=actor, now=now, change=change, to_status=Status.RESOLVED)

@@ -33,9 +33,13 @@ class Command(BaseCommand):
                             help="kind of the cases where the file gives none (default: complaint)")
         parser.add_argument("--dry-run", action="store_true", help="check and count only; write nothing")
         parser.add_argument("--skip-invalid", action="store_true", help="write the good rows even if some are bad")
+        parser.add_argument("--replay", dest="method", action="store_const", const="replay", default="bulk",
+                            help="run each record through the lifecycle services one by one, the whole file in "
+                                 "one transaction (default: the bulk fold, written in chunks of 2,000, which "
+                                 "gives the same rows; an interrupted bulk import is resumed by running it again)")
 
     def handle(self, *args, path, source=None, kind=None, dry_run=False, skip_invalid=False, file_format="auto",
-               profile=None, mapping=None, system=None, **options):
+               profile=None, mapping=None, system=None, method="bulk", **options):
         now = timezone.now()
         bar = None
         if sys.stderr.isatty() and not dry_run:
@@ -46,7 +50,7 @@ class Command(BaseCommand):
             report = import_file(path, source=source, kind=kind, dry_run=dry_run, skip_invalid=skip_invalid,
                                  now=now, progress=bar.update if bar is not None else None, profile=profile,
                                  file_format=None if file_format == "auto" else file_format, mapping=mapping,
-                                 system=system)
+                                 system=system, method=method)
         except ImportRefused as exc:
             raise CommandError(str(exc)) from None
         finally:
