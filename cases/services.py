@@ -36,7 +36,7 @@ from .deadlines import (
     extend_resolve_deadline,
     needs_policy_deadlines,
 )
-from .models import Case, CaseEvent, DailySequence, SlaPolicy
+from .models import Case, CaseEvent, DailySequence, Notification, SlaPolicy
 from .notifications import case_recipients, notify, supervisors
 
 
@@ -120,12 +120,16 @@ def _transition(case_or_id, *, allowed_from, action, actor, now, change, to_stat
     return case
 
 
-def _drop_extension_request(case) -> dict:
-    """Withdraw a pending extension request that the change makes moot; returns event data naming it."""
+def _drop_extension_request(case, *, now) -> dict:
+    """Withdraw a pending extension request that the change makes moot (办结, 退单, 撤销): the request is
+    cleared and the supervisors' unread "延期申请" notifications of the case are marked read at ``now`` (aware),
+    as nothing is left to approve. Returns event data naming the dropped request's ``until`` (ISO), or {}."""
     if case.extension_requested_until is None:
         return {}
     dropped = case.extension_requested_until.isoformat()
     case.extension_requested_until = None
+    Notification.objects.filter(case=case, kind=NotificationKind.EXTENSION_REQUESTED,
+                                read_at__isnull=True).update(read_at=now)
     return {"extension_request_dropped": dropped}
 
 
@@ -252,7 +256,8 @@ def return_case(case, *, actor, reason: str, now=None) -> Case:
     now = now or timezone.now()
     _require(reason and reason.strip(), "reason", _("请填写退单理由。"))
     return _transition(case, allowed_from=ALLOWED_FROM["return"], action=Action.RETURNED,
-                       actor=actor, now=now, change=_drop_extension_request, to_status=Status.RETURNED,
+                       actor=actor, now=now, change=lambda case: _drop_extension_request(case, now=now),
+                       to_status=Status.RETURNED,
                        note=reason.strip())
 
 
@@ -292,7 +297,7 @@ def resolve(case, *, actor, solved: bool, result: str, now=None) -> Case:
         case.resolved_at = now
         case.solved = bool(solved)
         case.result = result.strip()
-        return {"solved": bool(solved), "on_the_spot": on_the_spot, **_drop_extension_request(case)}
+        return {"solved": bool(solved), "on_the_spot": on_the_spot, **_drop_extension_request(case, now=now)}
 
     return _transition(case, allowed_from=ALLOWED_FROM["resolve"], action=Action.RESOLVED,
                        actor=actor, now=now, change=change, to_status=Status.RESOLVED)
@@ -452,7 +457,7 @@ def cancel(case, *, actor, reason: str, duplicate_of=None, exclude: bool = True,
                 raise ValidationError({"confirm_other_caller": _(
                     "原诉求的诉求人与本诉求不同；确认是不同诉求人的重复诉求，请勾选“确认不同诉求人”。")})
             extra = {"caller": relation, "confirm_other_caller": bool(confirm_other_caller)}
-        dropped = _drop_extension_request(case)
+        dropped = _drop_extension_request(case, now=now)
         case.cancelled_at = now
         case.duplicate_of = duplicate_of
         if exclude:

@@ -185,6 +185,22 @@ def test_after_an_unsatisfied_callback_the_dispatcher_may_reopen_and_a_pending_e
 
 
 @pytest.mark.django_db
+def test_the_timeline_says_resolving_withdrew_the_pending_extension_request(client, town):
+    dora = town.user(Role.DISPATCHER)
+    case = factories.make_case(grid=town.a1, actor=dora, state=Status.RESPONDED, now=T0, extension_pending=True)
+    until = case.extension_requested_until
+    services.resolve(case, actor=dora, solved=True, result="已修复", now=T0 + dt.timedelta(hours=1))
+    login(client, town, Role.DISPATCHER)
+    local = f"{until.astimezone(dt.timezone(dt.timedelta(hours=8))):%Y-%m-%d %H:%M}"
+    html = client.get(f"/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    resolved = html.split('class="ev ev-resolved"')[1].split("</li>")[0]
+    assert f'<span class="detail">已解决 · 待审批的延期申请（至 {local}）已撤回</span>' in resolved
+    client.cookies["django_language"] = "en"
+    html = client.get(f"/cases/{case.pk}/").content.decode()
+    assert f"The pending extension request (to {local}) was withdrawn" in html
+
+
+@pytest.mark.django_db
 def test_phone_numbers_are_masked_for_grid_leaders_and_whole_for_dispatchers(client, town):
     case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.DISPATCHED,
                                complainant_phone="13812345678")

@@ -179,9 +179,16 @@ def _event_detail(event: CaseEvent) -> str:
     if event.action == Action.CALLBACK and data.get("satisfaction") in Satisfaction.values:
         parts.append(str(Satisfaction(data["satisfaction"]).label))
     if event.action == Action.EXTENSION_REQUESTED and data.get("until"):
-        until = dt.datetime.fromisoformat(data["until"])
-        parts.append(_("至 %(until)s") % {"until": timezone.localtime(until).strftime("%Y-%m-%d %H:%M")})
+        parts.append(_("至 %(until)s") % {"until": _local_minute(data["until"])})
+    if data.get("extension_request_dropped"):  # 办结, 退单 or 撤销 withdrew a pending request
+        parts.append(_("待审批的延期申请（至 %(until)s）已撤回") % {
+            "until": _local_minute(data["extension_request_dropped"])})
     return " · ".join(parts)
+
+
+def _local_minute(iso: str) -> str:
+    """An ISO datetime of an event's data as ``YYYY-MM-DD HH:MM`` in Asia/Shanghai."""
+    return timezone.localtime(dt.datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")
 
 
 def _case_context(request, case, *, bound: dict | None = None) -> dict:
