@@ -326,7 +326,9 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
     ``satisfaction`` is one of :class:`Satisfaction`; ``unreachable`` means the complainant could not be
     reached (``contacted`` is then False) and is not a valid callback, so another callback may follow.
-    Once a valid callback is recorded, a second one raises TransitionNotAllowed (reopen first).
+    Once a valid callback is recorded, a second one raises TransitionNotAllowed (``callback_recorded``);
+    its detail suggests reopening first only when the recorded callback allows a :func:`reopen`
+    (unsatisfied or unsolved), and otherwise names the rating recorded.
     """
     now = now or timezone.now()
     if source not in CallbackSource.values:
@@ -341,7 +343,10 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
     def change(case):
         if case.satisfaction and case.satisfaction != Satisfaction.UNREACHABLE:
-            raise TransitionNotAllowed(_("该诉求已有有效回访；如需重办请先重办。"), code="callback_recorded")
+            if _reopenable(case):  # only then may it be handled again and called back after
+                raise TransitionNotAllowed(_("该诉求已有有效回访；如需重办请先重办。"), code="callback_recorded")
+            raise TransitionNotAllowed(_("该诉求已有有效回访（%(rating)s），不能再次回访。")
+                                       % {"rating": case.get_satisfaction_display()}, code="callback_recorded")
         case.callback_at = now
         case.satisfaction = satisfaction
         case.callback_source = source
@@ -352,6 +357,11 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
     return _transition(case, allowed_from=ALLOWED_FROM["callback"], action=Action.CALLBACK, actor=actor, now=now,
                        change=change, note=note)
+
+
+def _reopenable(case) -> bool:
+    """Whether the recorded callback allows a reopen (重办): unsatisfied, or the demand not solved."""
+    return case.satisfaction == Satisfaction.UNSATISFIED or case.callback_solved is False
 
 
 def reopen(case, *, actor, note="", now=None) -> Case:
@@ -371,7 +381,7 @@ def reopen(case, *, actor, note="", now=None) -> Case:
     now = now or timezone.now()
 
     def change(case):
-        if not (case.satisfaction == Satisfaction.UNSATISFIED or case.callback_solved is False):
+        if not _reopenable(case):
             raise TransitionNotAllowed(_("只有回访不满意或未解决的诉求才能重办。"), code="reopen_needs_unsatisfied")
 
         def iso(moment):

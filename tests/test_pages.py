@@ -421,11 +421,31 @@ def test_a_second_callback_from_a_stale_tab_says_a_valid_callback_is_recorded(cl
     response = client.post(f"/cases/{case.pk}/do/callback/", {**form, "callback-satisfaction": "unsatisfied"},
                            follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
     html = response.content.decode()
-    assert "操作未执行：该诉求已有有效回访；如需重办请先重办。" in html
-    assert "不能执行“回访”" not in html
+    assert "操作未执行：该诉求已有有效回访（满意），不能再次回访。" in html
+    assert "不能执行“回访”" not in html and "重办" not in html  # a satisfied case cannot be reopened
     case.refresh_from_db()
     assert case.satisfaction == Satisfaction.SATISFIED
     assert CaseEvent.objects.filter(case=case, action=Action.CALLBACK).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("satisfaction", "solved"), [("unsatisfied", "yes"), ("basically_satisfied", "no")])
+def test_a_second_callback_on_an_unsatisfied_or_unsolved_case_suggests_reopening(client, town, satisfaction,
+                                                                                 solved):
+    case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.RESOLVED)
+    login(client, town, Role.DISPATCHER)
+    form = {"callback-seen": "resolved", "callback-satisfaction": satisfaction, "callback-contacted": "yes",
+            "callback-solved": solved}
+    assert client.post(f"/cases/{case.pk}/do/callback/", form).status_code == 302
+    response = client.post(f"/cases/{case.pk}/do/callback/", {**form, "callback-satisfaction": "satisfied"},
+                           follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "操作未执行：该诉求已有有效回访；如需重办请先重办。" in response.content.decode()
+    assert "reopen" in actions_on(response.content.decode())
+    client.cookies["django_language"] = "en"
+    response = client.post(f"/cases/{case.pk}/do/callback/", {**form, "callback-satisfaction": "satisfied"},
+                           follow=True)
+    assert "A valid callback is already recorded for this case; reopen it first to call back again." in (
+        response.content.decode())
 
 
 # --- Workbench --------------------------------------------------------------------------------------------
