@@ -865,6 +865,17 @@ def test_403_and_404_are_friendly_pages_in_the_users_language_with_the_way_back(
 
 
 @pytest.mark.django_db
+def test_a_refused_user_keeps_the_menu_of_their_own_role_on_the_403_page(client, town):
+    login(client, town, Role.GRID_LEADER)
+    response = client.get("/intake/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    html = response.content.decode()
+    assert response.status_code == 403 and "<h1>无权访问</h1>" in html
+    menu = re.search(r'<nav class="nav" aria-label="主菜单">(.*?)</nav>', html, re.S).group(1)
+    assert re.findall(r'href="([^"]+)"', menu) == ["/workbench/", "/cases/new/", "/cases/"]
+    assert 'data-testid="bell"' in html  # the notifications badge, as on every page
+
+
+@pytest.mark.django_db
 def test_a_403_is_logged_once_as_one_line(client, town, caplog):
     login(client, town, Role.GRID_LEADER)
     with caplog.at_level(logging.INFO):
