@@ -201,6 +201,29 @@ def test_the_timeline_says_resolving_withdrew_the_pending_extension_request(clie
 
 
 @pytest.mark.django_db
+def test_a_patrol_case_without_a_complainant_offers_start_handling_instead_of_contacting(client, town):
+    dora = town.user(Role.DISPATCHER)
+    patrol = factories.make_case(grid=town.a1, actor=dora, state=Status.ACCEPTED, source=Source.PATROL,
+                                 kind="report", complainant_phone="", complainant_name="")
+    called = factories.make_case(grid=town.a1, actor=dora, state=Status.ACCEPTED)
+    login(client, town, Role.GRID_LEADER)
+    html = client.get(f"/cases/{patrol.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "respond" in actions_on(html)
+    assert '<summary>开始处置</summary>' in html and "已联系诉求人" not in html
+    assert '<summary>已联系诉求人</summary>' in client.get(f"/cases/{called.pk}/").content.decode()
+    response = client.post(f"/cases/{patrol.pk}/do/respond/", {"respond-seen": "accepted", "respond-note": "已到场"},
+                           follow=True)
+    html = response.content.decode()
+    assert "已完成：开始处置。" in html
+    responded = html.split('class="ev ev-responded"')[1].split("</li>")[0]
+    assert "<b>开始处置</b>" in responded and "联系诉求人" not in responded
+    patrol.refresh_from_db()
+    assert (patrol.status, patrol.responded_at is not None) == (Status.RESPONDED, True)  # the same transition
+    client.cookies["django_language"] = "en"
+    assert "<b>Start handling</b>" in client.get(f"/cases/{patrol.pk}/").content.decode()
+
+
+@pytest.mark.django_db
 def test_phone_numbers_are_masked_for_grid_leaders_and_whole_for_dispatchers(client, town):
     case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.DISPATCHED,
                                complainant_phone="13812345678")
