@@ -98,6 +98,12 @@ class Action(models.TextChoices):
     DISPATCH_BREACH = "dispatch_breach", _("派单超时")
 
 
+#: What the respond step (``Action.RESPONDED``) reads on a case without a complainant, one found on patrol
+#: (巡查发现): nobody is to be contacted, so it marks that handling started. The transition, its deadline and
+#: its statistics stay those of respond (``cases.models.Case.action_label``).
+HANDLING_STARTED = _("开始处置")
+
+
 class NotificationKind(models.TextChoices):
     DISPATCH_WARNING = "dispatch_warning", _("派单预警")
     DISPATCH_BREACH = "dispatch_breach", _("派单超时")

@@ -34,7 +34,7 @@ from .deadlines import (
     extend_resolve_deadline,
     needs_policy_deadlines,
 )
-from .models import Case, CaseEvent, DailySequence, SlaPolicy
+from .models import Case, CaseEvent, DailySequence, Notification, SlaPolicy
 from .notifications import case_recipients, notify, supervisors
 from .transitions import ALLOWED_FROM, TransitionNotAllowed
 
@@ -88,13 +88,23 @@ def _transition(case_or_id, *, allowed_from, action, actor, now, change, to_stat
     return case
 
 
-def _drop_extension_request(case) -> dict:
-    """Withdraw a pending extension request that the change makes moot
-    (:func:`cases.transitions.drop_extension_request`); returns event data naming it."""
+def _drop_extension_request(case, *, now) -> dict:
+    """Withdraw a pending extension request that the change makes moot (退单, 撤销; 办结 through its step,
+    :func:`cases.transitions.drop_extension_request`): the request is cleared and
+    :func:`_file_extension_notices`. Returns event data naming the dropped request's ``until`` (ISO), or {}."""
     changes, data = transitions.drop_extension_request(case)
     for name, value in changes.items():
         setattr(case, name, value)
+    if data:
+        _file_extension_notices(case, now=now)
     return data
+
+
+def _file_extension_notices(case, *, now) -> None:
+    """Mark the supervisors' unread "延期申请" notifications of ``case`` read at ``now`` (aware): its request
+    was withdrawn, nothing is left to approve."""
+    Notification.objects.filter(case=case, kind=NotificationKind.EXTENSION_REQUESTED,
+                                read_at__isnull=True).update(read_at=now)
 
 
 def _require(value, field, message):
@@ -215,7 +225,8 @@ def return_case(case, *, actor, reason: str, now=None) -> Case:
     now = now or timezone.now()
     _require(reason and reason.strip(), "reason", _("请填写退单理由。"))
     return _transition(case, allowed_from=ALLOWED_FROM["return"], action=Action.RETURNED,
-                       actor=actor, now=now, change=_drop_extension_request, to_status=Status.RETURNED,
+                       actor=actor, now=now, change=lambda case: _drop_extension_request(case, now=now),
+                       to_status=Status.RETURNED,
                        note=reason.strip())
 
 
@@ -248,6 +259,8 @@ def resolve(case, *, actor, solved: bool, result: str, now=None) -> Case:
             policy=(SlaPolicy.objects.get(urgency=case.urgency)
                     if case.status == Status.RECEIVED and needs_policy_deadlines(case) else None))
         transitions.apply(case, step)
+        if "extension_request_dropped" in step.event["data"]:
+            _file_extension_notices(case, now=now)
         return step.event["data"]
 
     return _transition(case, allowed_from=ALLOWED_FROM["resolve"], action=Action.RESOLVED,
@@ -277,7 +290,9 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
     ``satisfaction`` is one of :class:`Satisfaction`; ``unreachable`` means the complainant could not be
     reached (``contacted`` is then False) and is not a valid callback, so another callback may follow.
-    Once a valid callback is recorded, a second one raises TransitionNotAllowed (reopen first).
+    Once a valid callback is recorded, a second one raises TransitionNotAllowed (``callback_recorded``);
+    its detail suggests reopening first only when the recorded callback allows a :func:`reopen`
+    (unsatisfied or unsolved), and otherwise names the rating recorded.
     """
     now = now or timezone.now()
     if source not in CallbackSource.values:
@@ -292,7 +307,10 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
     def change(case):
         if case.satisfaction and case.satisfaction != Satisfaction.UNREACHABLE:
-            raise TransitionNotAllowed(_("该诉求已有有效回访；如需重办请先重办。"), code="callback_recorded")
+            if _reopenable(case):  # only then may it be handled again and called back after
+                raise TransitionNotAllowed(_("该诉求已有有效回访；如需重办请先重办。"), code="callback_recorded")
+            raise TransitionNotAllowed(_("该诉求已有有效回访（%(rating)s），不能再次回访。")
+                                       % {"rating": case.get_satisfaction_display()}, code="callback_recorded")
         case.callback_at = now
         case.satisfaction = satisfaction
         case.callback_source = source
@@ -303,6 +321,11 @@ def callback(case, *, actor, contacted: bool, solved: bool | None, satisfaction:
 
     return _transition(case, allowed_from=ALLOWED_FROM["callback"], action=Action.CALLBACK, actor=actor, now=now,
                        change=change, note=note)
+
+
+def _reopenable(case) -> bool:
+    """Whether the recorded callback allows a reopen (重办): unsatisfied, or the demand not solved."""
+    return case.satisfaction == Satisfaction.UNSATISFIED or case.callback_solved is False
 
 
 def reopen(case, *, actor, note="", now=None) -> Case:
@@ -322,7 +345,7 @@ def reopen(case, *, actor, note="", now=None) -> Case:
     now = now or timezone.now()
 
     def change(case):
-        if not (case.satisfaction == Satisfaction.UNSATISFIED or case.callback_solved is False):
+        if not _reopenable(case):
             raise TransitionNotAllowed(_("只有回访不满意或未解决的诉求才能重办。"), code="reopen_needs_unsatisfied")
 
         def iso(moment):
@@ -408,7 +431,7 @@ def cancel(case, *, actor, reason: str, duplicate_of=None, exclude: bool = True,
                 raise ValidationError({"confirm_other_caller": _(
                     "原诉求的诉求人与本诉求不同；确认是不同诉求人的重复诉求，请勾选“确认不同诉求人”。")})
             extra = {"caller": relation, "confirm_other_caller": bool(confirm_other_caller)}
-        dropped = _drop_extension_request(case)
+        dropped = _drop_extension_request(case, now=now)
         case.cancelled_at = now
         case.duplicate_of = duplicate_of
         if exclude:

@@ -116,6 +116,19 @@ def test_a_grid_leader_logging_a_case_in_an_own_grid_has_it_dispatched_there_at_
 
 
 @pytest.mark.django_db
+def test_the_respond_event_of_a_case_without_a_complainant_is_labelled_start_handling(town):
+    gus = client_for(town, Role.GRID_LEADER)
+    labels = {}
+    for name, phone in (("", ""), ("王女士", "13812345678")):
+        case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.ACCEPTED,
+                                   source=Source.PATROL, complainant_name=name, complainant_phone=phone)
+        assert post(gus, f"/api/v1/cases/{case.pk}/respond/", {"note": "已到场"}).status_code == 200
+        events = gus.get(f"/api/v1/cases/{case.pk}/events/", HTTP_ACCEPT_LANGUAGE="zh-CN").json()["results"]
+        labels[bool(phone)] = [(e["action"], e["action_label"]) for e in events][-1]
+    assert labels == {False: ("responded", "开始处置"), True: ("responded", "联系诉求人")}
+
+
+@pytest.mark.django_db
 def test_a_dispatcher_logging_a_case_leaves_it_received(town):
     response = post(client_for(town, Role.DISPATCHER), "/api/v1/cases/", {
         "kind": "help", "source": "hotline", "title": "求助", "grid": town.a1.pk})

@@ -283,6 +283,28 @@ def test_a_stale_extension_cannot_be_approved_and_a_moot_one_lapses(people):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("step", ["resolve", "return", "cancel"])
+def test_a_transition_that_drops_a_pending_extension_request_marks_its_notifications_read(people, step):
+    t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
+    case = s.accept(dispatched_case(people, t0), actor=people["bob"], now=t0 + H)
+    other = s.accept(dispatched_case(people, t0, title="路灯"), actor=people["bob"], now=t0 + H)
+    for pending in (case, other):
+        s.request_extension(pending, actor=people["bob"], until=t0 + dt.timedelta(days=9), reason="协调",
+                            now=t0 + 2 * H)
+    if step == "resolve":
+        case = s.respond(case, actor=people["bob"], now=t0 + 2 * H)
+        s.resolve(case, actor=people["bob"], solved=True, result="已处理", now=t0 + 3 * H)
+    elif step == "return":
+        s.return_case(case, actor=people["bob"], reason="非本网格", now=t0 + 3 * H)
+    else:
+        s.cancel(case, actor=people["alice"], reason="重复来电", now=t0 + 3 * H)
+    requests = Notification.objects.filter(kind="extension_requested")
+    assert sorted((n.recipient.username, n.case_id, n.read_at) for n in requests) == [
+        ("sam", case.pk, t0 + 3 * H), ("sam", other.pk, None), ("sue", case.pk, t0 + 3 * H), ("sue", other.pk, None)]
+    assert Notification.objects.filter(case=case, kind="dispatched").get().read_at is None  # only the request's
+
+
+@pytest.mark.django_db
 def test_reopen_starts_a_new_round_and_never_stamps_marks_in_the_first(people):
     t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
     case = s.respond(s.accept(dispatched_case(people, t0), actor=people["bob"], now=t0 + H),

@@ -185,6 +185,45 @@ def test_after_an_unsatisfied_callback_the_dispatcher_may_reopen_and_a_pending_e
 
 
 @pytest.mark.django_db
+def test_the_timeline_says_resolving_withdrew_the_pending_extension_request(client, town):
+    dora = town.user(Role.DISPATCHER)
+    case = factories.make_case(grid=town.a1, actor=dora, state=Status.RESPONDED, now=T0, extension_pending=True)
+    until = case.extension_requested_until
+    services.resolve(case, actor=dora, solved=True, result="已修复", now=T0 + dt.timedelta(hours=1))
+    login(client, town, Role.DISPATCHER)
+    local = f"{until.astimezone(dt.timezone(dt.timedelta(hours=8))):%Y-%m-%d %H:%M}"
+    html = client.get(f"/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    resolved = html.split('class="ev ev-resolved"')[1].split("</li>")[0]
+    assert f'<span class="detail">已解决 · 待审批的延期申请（至 {local}）已撤回</span>' in resolved
+    client.cookies["django_language"] = "en"
+    html = client.get(f"/cases/{case.pk}/").content.decode()
+    assert f"The pending extension request (to {local}) was withdrawn" in html
+
+
+@pytest.mark.django_db
+def test_a_patrol_case_without_a_complainant_offers_start_handling_instead_of_contacting(client, town):
+    dora = town.user(Role.DISPATCHER)
+    patrol = factories.make_case(grid=town.a1, actor=dora, state=Status.ACCEPTED, source=Source.PATROL,
+                                 kind="report", complainant_phone="", complainant_name="")
+    called = factories.make_case(grid=town.a1, actor=dora, state=Status.ACCEPTED)
+    login(client, town, Role.GRID_LEADER)
+    html = client.get(f"/cases/{patrol.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "respond" in actions_on(html)
+    assert '<summary>开始处置</summary>' in html and "已联系诉求人" not in html
+    assert '<summary>已联系诉求人</summary>' in client.get(f"/cases/{called.pk}/").content.decode()
+    response = client.post(f"/cases/{patrol.pk}/do/respond/", {"respond-seen": "accepted", "respond-note": "已到场"},
+                           follow=True)
+    html = response.content.decode()
+    assert "已完成：开始处置。" in html
+    responded = html.split('class="ev ev-responded"')[1].split("</li>")[0]
+    assert "<b>开始处置</b>" in responded and "联系诉求人" not in responded
+    patrol.refresh_from_db()
+    assert (patrol.status, patrol.responded_at is not None) == (Status.RESPONDED, True)  # the same transition
+    client.cookies["django_language"] = "en"
+    assert "<b>Start handling</b>" in client.get(f"/cases/{patrol.pk}/").content.decode()
+
+
+@pytest.mark.django_db
 def test_phone_numbers_are_masked_for_grid_leaders_and_whole_for_dispatchers(client, town):
     case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.DISPATCHED,
                                complainant_phone="13812345678")
@@ -405,11 +444,31 @@ def test_a_second_callback_from_a_stale_tab_says_a_valid_callback_is_recorded(cl
     response = client.post(f"/cases/{case.pk}/do/callback/", {**form, "callback-satisfaction": "unsatisfied"},
                            follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
     html = response.content.decode()
-    assert "操作未执行：该诉求已有有效回访；如需重办请先重办。" in html
-    assert "不能执行“回访”" not in html
+    assert "操作未执行：该诉求已有有效回访（满意），不能再次回访。" in html
+    assert "不能执行“回访”" not in html and "重办" not in html  # a satisfied case cannot be reopened
     case.refresh_from_db()
     assert case.satisfaction == Satisfaction.SATISFIED
     assert CaseEvent.objects.filter(case=case, action=Action.CALLBACK).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("satisfaction", "solved"), [("unsatisfied", "yes"), ("basically_satisfied", "no")])
+def test_a_second_callback_on_an_unsatisfied_or_unsolved_case_suggests_reopening(client, town, satisfaction,
+                                                                                 solved):
+    case = factories.make_case(grid=town.a1, actor=town.user(Role.DISPATCHER), state=Status.RESOLVED)
+    login(client, town, Role.DISPATCHER)
+    form = {"callback-seen": "resolved", "callback-satisfaction": satisfaction, "callback-contacted": "yes",
+            "callback-solved": solved}
+    assert client.post(f"/cases/{case.pk}/do/callback/", form).status_code == 302
+    response = client.post(f"/cases/{case.pk}/do/callback/", {**form, "callback-satisfaction": "satisfied"},
+                           follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "操作未执行：该诉求已有有效回访；如需重办请先重办。" in response.content.decode()
+    assert "reopen" in actions_on(response.content.decode())
+    client.cookies["django_language"] = "en"
+    response = client.post(f"/cases/{case.pk}/do/callback/", {**form, "callback-satisfaction": "satisfied"},
+                           follow=True)
+    assert "A valid callback is already recorded for this case; reopen it first to call back again." in (
+        response.content.decode())
 
 
 # --- Workbench --------------------------------------------------------------------------------------------
@@ -826,6 +885,17 @@ def test_403_and_404_are_friendly_pages_in_the_users_language_with_the_way_back(
     client.logout()  # (also forgets the language cookie)
     anonymous = client.get("/no-such-page/")
     assert anonymous.status_code == 404 and "<h1>页面不存在</h1>" in anonymous.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_refused_user_keeps_the_menu_of_their_own_role_on_the_403_page(client, town):
+    login(client, town, Role.GRID_LEADER)
+    response = client.get("/intake/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    html = response.content.decode()
+    assert response.status_code == 403 and "<h1>无权访问</h1>" in html
+    menu = re.search(r'<nav class="nav" aria-label="主菜单">(.*?)</nav>', html, re.S).group(1)
+    assert re.findall(r'href="([^"]+)"', menu) == ["/workbench/", "/cases/new/", "/cases/"]
+    assert 'data-testid="bell"' in html  # the notifications badge, as on every page
 
 
 @pytest.mark.django_db

@@ -59,3 +59,4 @@ urlpatterns = [
 ]
 
 handler404 = "xiji_grid.health.not_found"  # JSON under /api/, the friendly page elsewhere
+handler403 = "cases.views.start.permission_denied"  # the refusal with the user's own menu

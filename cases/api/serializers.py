@@ -189,7 +189,8 @@ def visible_case_id(scope, case_id: int | None) -> int | None:
 
 class CaseEventSerializer(serializers.ModelSerializer):
     actor_name = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
-    action_label = serializers.CharField(source="get_action_display", read_only=True)
+    action_label = serializers.SerializerMethodField(
+        help_text="The action's label; the respond step of a case without a complainant reads 开始处置.")
     from_status = blank_or_choice(Status.choices)
 
     class Meta:
@@ -197,6 +198,10 @@ class CaseEventSerializer(serializers.ModelSerializer):
         fields = ["id", "action", "action_label", "from_status", "to_status", "at", "actor", "actor_name", "note",
                   "data"]
         read_only_fields = fields
+
+    def get_action_label(self, event) -> str:
+        """The label of the event's action on its case (:meth:`cases.models.Case.action_label`)."""
+        return str(event.case.action_label(event.action))
 
     def to_representation(self, event):
         out = super().to_representation(event)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..boundary import met, open_past_q, passed_q
 from ..choices import (
+    HANDLING_STARTED,
     OPEN_STATES,
     Action,
     CallbackSource,
@@ -242,6 +243,19 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
+
+    @property
+    def has_complainant(self) -> bool:
+        """Whether someone raised the case: a complainant's name, phone or platform account is recorded. A
+        case found on patrol (巡查发现) has none, so its respond step has nobody to contact."""
+        return bool(self.complainant_name or self.complainant_phone or self.complainant_ref)
+
+    def action_label(self, action: str):
+        """The label of ``action`` (an :class:`Action` value) on this case's timeline: the Action's own, but
+        :data:`cases.choices.HANDLING_STARTED` (开始处置) for the respond step of a case without a complainant."""
+        if action == Action.RESPONDED and not self.has_complainant:
+            return HANDLING_STARTED
+        return Action(action).label
 
     def compute_next_check_at(self):
         """The earliest pending warning or breach of this case, or None (an aware UTC datetime): the rule of

@@ -1,6 +1,7 @@
 """The web pages of the cases app (issue 6; DESIGN §1, §9), one module per page family:
 
-- :mod:`.start` — ``/`` (the start page of the user's roles) and the page of a login without a role;
+- :mod:`.start` — ``/`` (the start page of the user's roles), the page of a login without a role, and the
+  403 and 404 pages with the user's menu;
 - :mod:`.workbench` — the grid leader's workbench with its live countdowns;
 - :mod:`.case_new` — log a case (登记), on the spot too;
 - :mod:`.case_page` — one case: facts, deadlines, timeline and the actions the user may take now;

@@ -25,7 +25,7 @@ from grids.scope import request_now, request_scope
 
 from .. import forms, maps, rules, services
 from ..api.serializers import deadline_state
-from ..choices import OPEN_STATES, Action, Satisfaction, Status
+from ..choices import HANDLING_STARTED, OPEN_STATES, Action, Satisfaction, Status
 from ..desk.editing import changed_fields, edit_case
 from ..models import Case, CaseEvent
 from ..pages import apply_errors, page, safe_next
@@ -49,6 +49,14 @@ class ActionSpec:
     when: Callable = lambda case: True
     style: str = ""
     service_checks_when: bool = False
+    label_without_complainant: object = None
+
+    def label_on(self, case):
+        """The action's label on ``case``: ``label_without_complainant`` when set and the case has no
+        complainant (``Case.has_complainant``: one found on patrol), else ``label``."""
+        if self.label_without_complainant is not None and not case.has_complainant:
+            return self.label_without_complainant
+        return self.label
 
 
 def _valid_callback(case) -> bool:
@@ -59,6 +67,7 @@ ACTIONS: list[ActionSpec] = [
     ActionSpec("accept", gettext_lazy("签收"), forms.ActionForm, services.ALLOWED_FROM["accept"], style="primary",
                run=lambda c, d, a, n: services.accept(c, actor=a, now=n)),
     ActionSpec("respond", gettext_lazy("已联系诉求人"), forms.NoteForm, services.ALLOWED_FROM["respond"], style="primary",
+               label_without_complainant=HANDLING_STARTED,
                run=lambda c, d, a, n: services.respond(c, actor=a, note=d["note"], now=n)),
     ActionSpec("resolve", pgettext_lazy("action", "办结"), forms.ResolveForm, services.ALLOWED_FROM["resolve"],
                style="primary", when=lambda c: c.status == Status.RESPONDED or c.grid_id is not None,
@@ -179,21 +188,30 @@ def _event_detail(event: CaseEvent) -> str:
     if event.action == Action.CALLBACK and data.get("satisfaction") in Satisfaction.values:
         parts.append(str(Satisfaction(data["satisfaction"]).label))
     if event.action == Action.EXTENSION_REQUESTED and data.get("until"):
-        until = dt.datetime.fromisoformat(data["until"])
-        parts.append(_("至 %(until)s") % {"until": timezone.localtime(until).strftime("%Y-%m-%d %H:%M")})
+        parts.append(_("至 %(until)s") % {"until": _local_minute(data["until"])})
+    if data.get("extension_request_dropped"):  # 办结, 退单 or 撤销 withdrew a pending request
+        parts.append(_("待审批的延期申请（至 %(until)s）已撤回") % {
+            "until": _local_minute(data["extension_request_dropped"])})
     return " · ".join(parts)
+
+
+def _local_minute(iso: str) -> str:
+    """An ISO datetime of an event's data as ``YYYY-MM-DD HH:MM`` in Asia/Shanghai."""
+    return timezone.localtime(dt.datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")
 
 
 def _case_context(request, case, *, bound: dict | None = None) -> dict:
     scope, now = request_scope(request), request_now(request)
     bound = bound or {}
     next_url = request.GET.get("next", "")
-    actions = [(spec, bound.get(spec.name) or _make_form(spec, case, scope, next_url=next_url))
+    actions = [(dataclasses.replace(spec, label=spec.label_on(case)),
+                bound.get(spec.name) or _make_form(spec, case, scope, next_url=next_url))
                for spec in available_actions(scope, case)]
     events = list(case.events.select_related("actor").order_by("at", "id"))
     actor_ids = {e.actor_id for e in events if e.actor_id}
     names = dict(Cadre.objects.filter(user_id__in=actor_ids).values_list("user_id", "name"))
-    timeline = [(e, names.get(e.actor_id) or (e.actor.get_username() if e.actor_id else _("系统")), _event_detail(e))
+    timeline = [(e, case.action_label(e.action),
+                 names.get(e.actor_id) or (e.actor.get_username() if e.actor_id else _("系统")), _event_detail(e))
                 for e in events]
     stopped = case.cancelled_at if case.status == Status.CANCELLED else None
     deadlines = [
@@ -290,7 +308,8 @@ def case_act(request, pk: int, action: str):
                 if current.status not in spec.states or not (spec.when(current) or spec.service_checks_when):
                     raise services.TransitionNotAllowed(
                         _("诉求 %(number)s 当前状态为“%(status)s”，不能执行“%(action)s”。")
-                        % {"number": current.number, "status": current.get_status_display(), "action": spec.label})
+                        % {"number": current.number, "status": current.get_status_display(),
+                           "action": spec.label_on(current)})
                 if isinstance(form, forms.EditForm):
                     data["_changes"] = form.changes()
                     if not changed_fields(current, data["_changes"]):
@@ -310,7 +329,7 @@ def case_act(request, pk: int, action: str):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, _("已完成：%(action)s。") % {"action": spec.label})
+            messages.success(request, _("已完成：%(action)s。") % {"action": spec.label_on(case)})
             return redirect(safe_next(request, data.get("next"), detail_url))
     case.refresh_from_db()
     context = _case_context(request, case, bound={action: form})

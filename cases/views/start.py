@@ -33,3 +33,19 @@ def not_found(request, exception=None):
         except Exception:  # noqa: BLE001 - an error page must never fail: fall back to the plain one
             pass
     return render(request, "404.html", status=404)
+
+
+def permission_denied(request, exception=None):
+    """The 403 page (``handler403``, a PermissionDenied) with the menu and the unread badge for a logged-in
+    user, so a refused user can go on from there; plain for anyone else. The menu is the user's own
+    (:func:`cases.pages.nav_for` of their scope), and ``exception`` is the refusal our own code wrote (which
+    roles may act), so the page shows nothing beyond what the user may see anyway."""
+    from django.views.defaults import permission_denied as plain_permission_denied
+
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        try:
+            return page(request, "403.html", {"exception": str(exception or "")}, status=403)
+        except Exception:  # noqa: BLE001 - an error page must never fail: fall back to the plain one
+            pass
+    return plain_permission_denied(request, exception)
