@@ -22,17 +22,21 @@ them and marks them read at once).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grids.models import Grid
 
 from . import transitions
+from .bulk import copy_rows, reserve_ids
 from .deadlines import count_mark, mark_events
 from .marks import sweep_outcome
 from .models import Case, CaseEvent, Category, DailySequence, Notification, SlaPolicy
@@ -87,38 +91,54 @@ def bulk_import_records(records: Iterable, *, source: str, now, chunk_size: int 
 
 def _numbers(chunk) -> list[str]:
     """The case numbers of ``chunk`` (in received order): per Asia/Shanghai day, the next ones of the day's
-    counter, which is created if missing and locked until the chunk commits (as ``next_case_number``)."""
+    counter (:func:`cases.services.next_case_number`'s), advanced for the whole chunk by one
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` that also locks each counter until the chunk commits."""
     days = [local_date(record.received_at) for record in chunk]
-    wanted = sorted(set(days))
-    DailySequence.objects.bulk_create([DailySequence(day=day) for day in wanted], ignore_conflicts=True)
-    counters = {seq.day: seq for seq in DailySequence.objects.select_for_update().filter(day__in=wanted)}
-    numbers, nxt = [], {}
+    wanted = Counter(days)
+    table = connection.ops.quote_name(DailySequence._meta.db_table)
+    with connection.cursor() as c:
+        c.execute(f"INSERT INTO {table} (day, last) VALUES {', '.join(['(%s, %s)'] * len(wanted))} "
+                  f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + excluded.last RETURNING day, last",
+                  [value for day, n in wanted.items() for value in (day, n)])
+        last = {(day if isinstance(day, dt.date) else dt.date.fromisoformat(day)): value
+                for day, value in c.fetchall()}
+    nxt = {day: last[day] - n for day, n in wanted.items()}
+    numbers = []
     for day in days:
-        seq = nxt[day] = nxt.get(day, counters[day].last) + 1
-        numbers.append(case_number(day, seq))
-    for day, last in nxt.items():
-        counters[day].last = last
-    DailySequence.objects.bulk_update(counters.values(), ["last"])
+        nxt[day] += 1
+        numbers.append(case_number(day, nxt[day]))
     return numbers
 
 
+_CASE_FIELDS = [f.attname for f in Case._meta.concrete_fields]
+_EVENT_FIELDS = ["case_id", "actor_id", "action", "from_status", "to_status", "at", "note", "data"]
+_NOTICE_FIELDS = ["recipient_id", "kind", "title", "body", "case_id", "dedupe_key", "created_at", "read_at"]
+
+
 def _write_chunk(chunk, *, source, limit, report, grids, categories, policies) -> list[int]:
-    cases, events, notices = [], [], []
-    for record, number in zip(chunk, _numbers(chunk), strict=True):
-        case, case_events, case_notices = fold_record(
-            record, number=number, source=source, limit=limit, report=report, grid=grids[record.grid_id],
-            category=categories.get(record.category_id), policies=policies)
-        cases.append(case)
-        events.append(case_events)
-        notices.append(case_notices)
-    Case.objects.bulk_create(cases)
-    CaseEvent.objects.bulk_create([CaseEvent(case_id=case.pk, actor=None, **fields)
-                                   for case, case_events in zip(cases, events, strict=True) for fields in case_events])
-    Notification.objects.bulk_create([
-        Notification(recipient_id=n.recipient_id, kind=n.kind, title=n.title, body=n.body, case_id=case.pk,
-                     dedupe_key=n.key(case.pk), created_at=n.created_at, read_at=n.created_at)
-        for case, case_notices in zip(cases, notices, strict=True) for n in case_notices])
-    return [case.pk for case in cases]
+    folded = [fold_record(record, number=number, source=source, limit=limit, report=report,
+                          grid=grids[record.grid_id], category=categories.get(record.category_id), policies=policies)
+              for record, number in zip(chunk, _numbers(chunk), strict=True)]
+    if connection.vendor == "postgresql":  # COPY, with the case ids drawn first for the events and notices
+        written = timezone.now()
+        for (case, _events, _notices), pk in zip(folded, reserve_ids(Case, len(folded)), strict=True):
+            case.pk, case.updated_at = pk, written
+        copy_rows(Case, _CASE_FIELDS, ([getattr(case, name) for name in _CASE_FIELDS] for case, _e, _n in folded))
+        copy_rows(CaseEvent, _EVENT_FIELDS, (
+            (case.pk, None, e["action"], e["from_status"], e["to_status"], e["at"], e["note"], json.dumps(e["data"]))
+            for case, events, _n in folded for e in events))
+        copy_rows(Notification, _NOTICE_FIELDS, (
+            (n.recipient_id, n.kind, n.title, n.body, case.pk, n.key(case.pk), n.created_at, n.created_at)
+            for case, _e, notices in folded for n in notices))
+    else:  # the embedded default (SQLite): the ORM's bulk inserts
+        Case.objects.bulk_create([case for case, _e, _n in folded])
+        CaseEvent.objects.bulk_create([CaseEvent(case_id=case.pk, actor=None, **fields)
+                                       for case, events, _n in folded for fields in events])
+        Notification.objects.bulk_create([
+            Notification(**dict(zip(_NOTICE_FIELDS, (n.recipient_id, n.kind, n.title, n.body, case.pk,
+                                                     n.key(case.pk), n.created_at, n.created_at), strict=True)))
+            for case, _e, notices in folded for n in notices])
+    return [case.pk for case, _e, _n in folded]
 
 
 def fold_record(record, *, number: str, source: str, limit, report: ReplayReport, grid, category, policies: dict):
@@ -140,11 +160,12 @@ def fold_record(record, *, number: str, source: str, limit, report: ReplayReport
         if allowed is not None:  # the state the step started from (``step.event``) must allow it
             transitions.check_allowed(case, transitions.ALLOWED_FROM[allowed], step.event["action"])
         transitions.apply(case, step)
-        _as_stored(case)
+        _as_stored(case, step.changes)
         events.append(step.event)
         notices.extend(step.notices)
 
     run(transitions.receive(case, source=source, policy=policy, deadlines=deadlines, now=at))
+    _as_stored(case, ("received_at",))
     run(transitions.dispatch(case, grid=grid, handler=grid.leader, actor_id=None, now=at, note=IMPORT_NOTE,
                              policy=policy), "dispatch")
     run(transitions.accept(case, now=at), "accept")
@@ -154,7 +175,7 @@ def fold_record(record, *, number: str, source: str, limit, report: ReplayReport
             marks, changes = sweep_outcome(case, moment)
             for name, value in changes.items():
                 setattr(case, name, value)
-            _as_stored(case)
+            _as_stored(case, changes)
             for mark in marks:
                 count_mark(report, mark)
                 events.extend(mark_events(case, mark, moment))
@@ -168,15 +189,13 @@ def fold_record(record, *, number: str, source: str, limit, report: ReplayReport
     return case, events, notices
 
 
-_TIMES = [f.attname for f in Case._meta.concrete_fields if f.get_internal_type() == "DateTimeField"]
-
-
-def _as_stored(case) -> None:
-    """Give the case's times in UTC, as the database returns them to the careful path's next step (the
-    same instants; the event data the next steps write spell them in ISO 8601 with the offset)."""
-    for name in _TIMES:
+def _as_stored(case, names) -> None:
+    """Give the case's times among ``names`` (columns just changed) in UTC, as the database returns them to
+    the careful path's next step: the same instants, but the event data the next steps write spell them in
+    ISO 8601 with their offset."""
+    for name in names:
         value = getattr(case, name)
-        if value is not None and value.utcoffset():
+        if isinstance(value, dt.datetime) and value.utcoffset():
             setattr(case, name, value.astimezone(dt.UTC))
 
 
