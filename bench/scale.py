@@ -363,17 +363,16 @@ def bench_import(args, now):
             peaks.append(peak)
             log(f"  run {k + 1}: {args.import_rows / seconds:,.0f} rows/s, {seconds:.1f} s, peak RSS {peak:.0f} MB; "
                 f"{out.strip().splitlines()[-1][:220]}")
-            with connection.cursor() as c:  # next run's file has other ids: remove this run's cases again
-                c.execute("DELETE FROM cases_notification WHERE case_id IN (SELECT id FROM cases_case WHERE "
-                          "external_ref LIKE 'BJ12345-%%')")
-                c.execute("DELETE FROM cases_caseevent WHERE case_id IN (SELECT id FROM cases_case WHERE "
-                          "external_ref LIKE 'BJ12345-%%')")
-                c.execute("DELETE FROM cases_case WHERE external_ref LIKE 'BJ12345-%%'")
+            _delete_hotline_cases(connection)  # the next run's file has other ids: remove this run's cases
         base = []
         path = scale_data.write_hotline_file(Path(tmp) / "hotline_copy.csv", args.import_rows, now=now, seed=999)
         for _ in range(args.repeat):
-            with connection.cursor() as c:
-                c.execute("CREATE TEMP TABLE bench_copy (LIKE cases_case INCLUDING DEFAULTS)")
+            with connection.cursor() as c:  # the case table's columns without its constraints, indexes, triggers
+                c.execute("CREATE TEMP TABLE bench_copy (LIKE cases_case INCLUDING DEFAULTS INCLUDING IDENTITY)")
+                c.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'bench_copy' "
+                          "AND is_nullable = 'NO' AND column_name <> 'id'")
+                for (column,) in c.fetchall():
+                    c.execute(f'ALTER TABLE bench_copy ALTER COLUMN "{column}" DROP NOT NULL')
             started = time.perf_counter()
             raw = connection.connection
             with path.open(encoding="utf-8") as fh, raw.cursor() as cur:
@@ -391,9 +390,29 @@ def bench_import(args, now):
             base.append(time.perf_counter() - started)
             with connection.cursor() as c:
                 c.execute("DROP TABLE bench_copy")
+        # the careful path of the same lifecycle (each record through the services, ~49 queries a record), on
+        # the first rows of such a file: rows/s to compare with the bulk fold's
+        careful = []
+        path = scale_data.write_hotline_file(Path(tmp) / "hotline_replay.csv", args.replay_rows, now=now, seed=998)
+        for _ in range(args.repeat):
+            seconds, _peak, out = rss_child(["import_cases", str(path), "--source", "hotline", "--replay"])
+            careful.append(seconds)
+            _delete_hotline_cases(connection)
     rate = lambda s: f"{args.import_rows / s:,.0f} rows/s"  # noqa: E731
     report("import_cases", runs, "COPY of the same rows (no checks, no lifecycle)", base, unit=rate)
+    per_row = [s / args.replay_rows for s in careful]
+    log(f"  {'import_cases --replay of ' + format(args.replay_rows, ',') + ' rows':<46} "
+        f"{1 / median(per_row):>14,.0f} rows/s   bulk is {median(per_row) * args.import_rows / median(runs):.1f}x")
     log(f"  import peak RSS median {median(peaks):.0f} MB")
+
+
+def _delete_hotline_cases(connection):
+    """Remove the cases of the generated hotline files (ids ``BJ12345-…``), their events and notices."""
+    with connection.cursor() as c:
+        for table in ("cases_notification", "cases_caseevent"):
+            c.execute(f"DELETE FROM {table} WHERE case_id IN (SELECT id FROM cases_case WHERE "
+                      "external_ref LIKE 'BJ12345-%%')")
+        c.execute("DELETE FROM cases_case WHERE external_ref LIKE 'BJ12345-%%'")
 
 
 # --- list and dashboard -----------------------------------------------------------------------------------
@@ -465,6 +484,8 @@ def main(argv=None):
     parser.add_argument("--rebuild-repeat", type=int, default=0, help="runs of rebuild_stats (default --repeat)")
     parser.add_argument("--import-repeat", type=int, default=0, help="runs of the import (default --repeat)")
     parser.add_argument("--import-rows", type=int, default=100_000)
+    parser.add_argument("--replay-rows", type=int, default=1_000,
+                        help="rows of the careful path's baseline (import_cases --replay)")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--no-baseline", action="store_true", help="skip the slow per-case loop of the sweep")
     parser.add_argument("--keep", action="store_true", help="keep the data set's database afterwards")

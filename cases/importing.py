@@ -50,7 +50,6 @@ import csv
 import dataclasses
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 import re
@@ -98,7 +97,7 @@ class Fault:
         return f"row {self.row}, column {self.column}: {self.fault}"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Record:
     """One valid row, normalised: what the writing half needs to create a case (the same for every profile).
 
@@ -270,7 +269,9 @@ def _read_csv(raw: bytes, path: str):
         raise ImportRefused(f"{path}: neither UTF-8 nor GB18030 text")
     # strict: a quote left open at the end of the file (a download cut mid-row) or text after a closing
     # quote is an error of that record, not a cell that silently swallows the rest of the file.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    lines = _PHYSICAL_LINE.findall(text)  # the rows read from these, and a bad record's text quoted from them
+    del text
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -278,7 +279,6 @@ def _read_csv(raw: bytes, path: str):
     except csv.Error as exc:
         raise ImportRefused(f"{path}: not a CSV file ({exc})") from None
     header = [_header(h) for h in header]
-    lines = _PHYSICAL_LINE.findall(text)
 
     def rows():
         number = 1

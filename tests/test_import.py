@@ -2,6 +2,7 @@
 the grid rule, the hotline column set. The replay itself is tested in test_replay.py."""
 import collections
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -92,7 +93,7 @@ def test_2816_file_plans_every_row_with_the_files_own_times_and_xlsx_agrees(town
     assert dated.resolved_at == dt.datetime(2018, 4, 24, 15, 59, 59, tzinfo=dt.UTC)
     xlsx = plan_import(DATA / "messages_with_replies_2816.xlsx")
     assert (xlsx.file_format, xlsx.rows, xlsx.faults) == ("xlsx", 2816, [])
-    assert [vars(r) | {"row": 0} for r in xlsx.records] == [vars(r) | {"row": 0} for r in plan.records]
+    assert [dataclasses.asdict(r) | {"row": 0} for r in xlsx.records] == [dataclasses.asdict(r) | {"row": 0} for r in plan.records]
 
 
 def test_1842_and_sample495_import_with_their_categories_times_and_idempotently(town):
@@ -139,7 +140,7 @@ def test_1842_and_sample495_import_with_their_categories_times_and_idempotently(
     assert "0 imported; 494 already present; 1 bad rows" in sink.getvalue()
     assert Case.objects.count() == 2240
     csv_plan, xlsx_plan = (plan_import(DATA / f"messages_labelled_sample495.{ext}") for ext in ("csv", "xlsx"))
-    assert [vars(r) | {"row": 0} for r in xlsx_plan.records] == [vars(r) | {"row": 0} for r in csv_plan.records]
+    assert [dataclasses.asdict(r) | {"row": 0} for r in xlsx_plan.records] == [dataclasses.asdict(r) | {"row": 0} for r in csv_plan.records]
 
 
 def test_each_record_lands_on_the_grid_the_documented_rule_gives(town, tmp_path):

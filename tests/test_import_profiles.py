@@ -2,6 +2,7 @@
 API's JSON), Boston 311 (its own deadline and on-time verdict), San Francisco's Open311 requests, profile
 files, and faults with row and column. The Chinese column sets are tested in test_import.py."""
 import csv
+import dataclasses
 import datetime as dt
 import functools
 import http.server
@@ -161,7 +162,7 @@ def test_nyc_api_json_gives_the_same_records_as_the_csv_and_counts_as_the_same_s
     assert (from_json.file_format, from_json.column_set, from_json.system) == ("json", "nyc311_api", "nyc311")
 
     def comparable(plan):
-        return [{k: v for k, v in vars(r).items() if k != "row"} for r in plan.records]
+        return [{k: v for k, v in dataclasses.asdict(r).items() if k != "row"} for r in plan.records]
 
     assert len(from_csv.records) == 60 and comparable(from_json) == comparable(from_csv)
     import_file(csv_path)
