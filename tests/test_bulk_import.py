@@ -6,15 +6,19 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cases import services
 from cases.bulk_import import bulk_import_records
-from cases.choices import Action, Status
+from cases.choices import Action, CaseKind, Source, Status
 from cases.importing import import_file, plan_import
 from cases.models import Case, CaseEvent, DailySequence, Notification
 from cases.seeding import seed_categories, seed_sla_policies
+from grids.models import Grid
 from grids.services import seed_xiji
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_DATA
 
 FILE_2816 = ROOT / "seeds" / "messages_with_replies_2816.csv"
+BOSTON = SHARED_DATA / "open311" / "boston311_100_2022.csv"  # the export's own deadlines; open requests
+NYC = SHARED_DATA / "open311" / "nyc311_1000_2014-2019.csv"
 NOW = dt.datetime(2026, 6, 1, 4, 0, tzinfo=dt.UTC)  # after every time of the file
 
 #: Case columns that are not the lifecycle's: the row's own id and the wall-clock time it was written.
@@ -52,10 +56,13 @@ def _key_by_ref(key: str, ref_of: dict) -> str:
     return f"{kind}:{ref_of[int(case_id)]}:{rest}"
 
 
-def forget_imports():
-    Notification.objects.all().delete()
-    Case.objects.all().delete()  # and their events
+def forget_imports(counters=()):
+    """Delete the imported cases (their events and notices too) and put the day counters back to
+    ``counters`` (``(day, last)`` pairs; none: no counter)."""
+    Notification.objects.filter(case__imported=True).delete()
+    Case.objects.filter(imported=True).delete()  # and their events
     DailySequence.objects.all().delete()
+    DailySequence.objects.bulk_create([DailySequence(day=day, last=last) for day, last in counters])
 
 
 def test_the_bulk_import_writes_the_replays_rows_for_the_2816_real_messages(town):
@@ -122,3 +129,29 @@ def test_a_stopped_bulk_import_keeps_its_chunks_and_a_second_run_imports_the_res
     assert Case.objects.count() == 2816
     numbers = list(Case.objects.order_by("received_at", "id").values_list("number", flat=True))
     assert len(set(numbers)) == 2816  # no number handed out twice across the two runs
+
+
+@pytest.mark.parametrize("path", [BOSTON, NYC], ids=["boston-own-deadlines-and-open-requests", "nyc"])
+def test_bulk_and_replay_agree_on_city_exports_beside_a_live_case(town, path):
+    # a live case whose respond deadline passed 6 h ago, not swept yet: neither import may sweep past it
+    live = services.create_case(actor=None, kind=CaseKind.COMPLAINT, source=Source.HOTLINE, title="路灯不亮",
+                                grid=Grid.objects.order_by("code").first(), now=NOW - dt.timedelta(hours=30))
+    counters = list(DailySequence.objects.values_list("day", "last"))
+    replayed = import_file(path, now=NOW, method="replay")
+    before = snapshot()
+    forget_imports(counters)
+    folded = import_file(path, now=NOW, method="bulk")
+    after = snapshot()
+
+    assert after[0] == before[0]
+    assert [ref for ref in before[1] if before[1][ref] != after[1].get(ref)] == []
+    assert after[2:] == before[2:]
+    assert {k: v for k, v in folded.replay.as_dict().items() if k != "seconds"} == \
+        {k: v for k, v in replayed.replay.as_dict().items() if k != "seconds"}
+    imported = [c for ref, c in after[0].items() if c["imported"]]
+    assert len(imported) == len(folded.plan.records) > 0
+    live.refresh_from_db()
+    assert live.respond_breached_at is None and live.next_check_at == live.respond_warn_at  # untouched
+    if path == BOSTON:  # the export's own deadlines govern, and some requests are still open at NOW
+        assert {c["deadline_source"] for c in imported} >= {"external"}
+        assert sum(c["status"] == Status.ACCEPTED for c in imported) > 0
