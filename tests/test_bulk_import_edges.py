@@ -242,3 +242,21 @@ def test_after_a_replayed_first_import_a_second_bulk_import_marks_its_records(to
     path = write_csv(tmp_path / "later.csv", HOTLINE, [hotline("N1", "2024-05-01 08:00:00", urgency="紧急")])
     report = import_file(path, now=NOW)
     assert (report.replay.respond_breaches, report.replay.resolve_breaches) == (1, 1)
+
+
+def test_neither_path_hands_historical_dispatch_notices_to_delivery(town, tmp_path, monkeypatch):
+    import cases.notifications as notifications
+
+    handed = []
+    monkeypatch.setattr(notifications, "deliver_after_commit", lambda ids: handed.extend(ids))
+    rows = [hotline("H1", "2024-03-01 08:00:00", responded="2024-03-01 08:30:00", resolved="2024-03-02 08:00:00",
+                    result="已处理")]
+    path = write_csv(tmp_path / "h.csv", HOTLINE, rows)
+    delivered = {}
+    for method in ("bulk", "replay"):
+        forget(["H1"], [])
+        handed.clear()
+        import_file(path, now=NOW, method=method)
+        delivered[method] = len(handed)
+    assert Notification.objects.filter(case__external_ref="H1").count() == 1  # stored, read at its own time
+    assert delivered == {"bulk": 0, "replay": 0}  # a notice of 2024 is not sent to anyone's phone in 2026
