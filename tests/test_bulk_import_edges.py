@@ -260,3 +260,24 @@ def test_neither_path_hands_historical_dispatch_notices_to_delivery(town, tmp_pa
         delivered[method] = len(handed)
     assert Notification.objects.filter(case__external_ref="H1").count() == 1  # stored, read at its own time
     assert delivered == {"bulk": 0, "replay": 0}  # a notice of 2024 is not sent to anyone's phone in 2026
+
+
+def test_grids_without_a_leader_or_with_a_leader_without_login_give_the_same_rows(town, tmp_path):
+    no_leader = Grid.objects.get(code="110112110222-02")
+    no_leader.leader = None
+    no_leader.save()
+    no_login = Grid.objects.select_related("leader").get(code="110112110222-03")
+    no_login.leader.user = None
+    no_login.leader.save()
+    rows = []
+    for code in ("110112110222-02", "110112110222-03"):
+        for n, (responded, resolved) in enumerate([("2024-03-01 09:00:00", "2024-03-01 10:00:00"),
+                                                   ("2024-03-02 09:00:00", ""), ("", "")]):
+            row = hotline(f"G{code[-1]}{n}", "2024-03-01 08:00:00", responded=responded, resolved=resolved,
+                          result="已处理" if resolved else "")
+            row[11] = code
+            rows.append(row)
+    path = write_csv(tmp_path / "g.csv", HOTLINE, rows)
+    before, after, replayed, folded = both_ways(path, [r[0] for r in rows])
+    assert len(before[0]) == 6 and before[2] == []  # nobody to tell
+    assert_same(before, after, replayed, folded)
