@@ -281,3 +281,40 @@ def test_grids_without_a_leader_or_with_a_leader_without_login_give_the_same_row
     before, after, replayed, folded = both_ways(path, [r[0] for r in rows])
     assert len(before[0]) == 6 and before[2] == []  # nobody to tell
     assert_same(before, after, replayed, folded)
+
+
+def test_an_xlsx_message_board_file_gives_the_same_rows_both_ways(town, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["留言编号", "留言时间", "留言主题", "答复意见", "答复时间"])
+    rows = [
+        ["X1", dt.datetime(2024, 1, 2, 10, 0), "无人答复", None, None],
+        ["X2", dt.datetime(2024, 1, 2, 10, 0), "准时答复", "已处理", dt.datetime(2024, 1, 3, 10, 0)],  # at 24 h
+        ["X3", dt.datetime(2024, 1, 2, 23, 59, 59), "午夜前", "已处理", dt.datetime(2024, 1, 9, 23, 59, 59)],  # at 7 d
+        ["X4", dt.datetime(2024, 1, 3, 0, 0), "午夜", "已转办", dt.datetime(2024, 1, 10, 0, 0, 1)],  # 1 s late
+    ]
+    for row in rows:
+        sheet.append(row)
+    path = tmp_path / "board.xlsx"
+    book.save(path)
+    before, after, replayed, folded = both_ways(path, [r[0] for r in rows])
+    assert len(before[0]) == 4
+    assert_same(before, after, replayed, folded)
+
+
+def test_a_file_that_repeats_imported_records_and_reuses_an_id_gives_the_same_rows_both_ways(town, tmp_path):
+    first = [hotline("K1", "2024-03-01 08:00:00", urgency="紧急"),
+             hotline("K2", "2024-03-01 09:00:00", responded="2024-03-01 10:00:00")]
+    import_file(write_csv(tmp_path / "first.csv", HOTLINE, first), now=NOW)
+    rows = [*first,
+            hotline("K2", "2024-03-05 09:00:00"),  # the id again, another message: refused
+            hotline("K3", "2024-03-01 08:30:00", urgency="紧急", responded="2024-03-01 10:30:01"),
+            hotline("K4", "2024-03-01 08:00:00", resolved="2024-03-01 08:00:00", result="当场答复")]
+    path = write_csv(tmp_path / "second.csv", HOTLINE, rows)
+    before, after, replayed, folded = both_ways(path, ["K3", "K4"], skip_invalid=True)
+    assert set(before[0]) == {"K1", "K2", "K3", "K4"}
+    assert_same(before, after, replayed, folded)
+    assert [before[0][r]["number"] for r in ("K1", "K2", "K3", "K4")] == [
+        "XJ20240301-0001", "XJ20240301-0002", "XJ20240301-0004", "XJ20240301-0003"]  # K4 was received first
