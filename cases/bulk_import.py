@@ -16,8 +16,8 @@ What differs, on purpose: one transaction per chunk, not per file — an import 
 committed chunks and a second run of the same file imports the rest (the plan counts the records already
 present, :func:`cases.importing.plan_import`); the lifecycle listeners (:mod:`cases.hooks`, the deputies'
 feedback signal) are not called, since a case that is being created by an import has no upstream order
-and no raising deputy; and the historical notices are not delivered to any channel (the replay delivers
-them and marks them read at once).
+and no raising deputy. Like the replay, it delivers no historical notice to any channel
+(:func:`cases.notifications.stored_only`) and ends with the replay's safety-net sweep up to the limit.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from grids.models import Grid
 
-from . import transitions
+from . import metrics, transitions
 from .bulk import copy_rows, reserve_ids
 from .deadlines import count_mark, mark_events
 from .marks import sweep_outcome
@@ -44,7 +44,9 @@ from .models import Case, CaseEvent, Category, DailySequence, Notification, SlaP
 from .replay import (
     IMPORT_NOTE,
     ReplayReport,
+    advance_clock,
     count_outcomes,
+    quiet_sweeps,
     record_case_fields,
     record_extra_fields,
     replay_steps,
@@ -84,6 +86,8 @@ def bulk_import_records(records: Iterable, *, source: str, now, chunk_size: int 
         report.created += len(chunk)
         if progress is not None:
             progress(len(chunk))
+    with quiet_sweeps():
+        advance_clock(limit, report)  # the replay's safety net, the same: normally nothing is left to sweep
     count_outcomes(report, now)
     report.seconds = time.monotonic() - started
     logger.info("bulk import of %s %s records: %s", len(ordered), source, report.as_dict())
@@ -157,6 +161,7 @@ def _write_chunk(chunk, *, source, limit, report, grids, categories, policies) -
             Notification(**dict(zip(_NOTICE_FIELDS, (n.recipient_id, n.kind, n.title, n.body, case.id,
                                                      n.key(case.id), n.created_at, n.created_at), strict=True)))
             for case, _e, notices in folded for n in notices])
+    metrics.increment(notifications=sum(len(notices) for _c, _e, notices in folded))  # as notify() counts them
     return [case.id for case, _e, _n in folded]
 
 

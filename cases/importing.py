@@ -625,6 +625,9 @@ def plan_import(path: str | Path, *, source: str | None = None, kind: str | None
     profile = chosen
     source = source or profile.source
     system = profile.system if system is None else system
+    longest = Case._meta.get_field("source_system").max_length
+    if len(system) > longest:
+        raise ImportRefused(f"source system {system[:60]!r} is longer than {longest} characters")
     plan = ImportPlan(path=_safe_url(path) if _is_url(path) else str(path), file_format=file_format,
                       column_set=profile.id, source=source, system=system)
     missing = [c for c in profile.required if c not in header]
@@ -812,7 +815,14 @@ def _count(row, role, faults) -> int | None:
     if not text.isdigit():
         faults.append(Fault(row.number, row.column(role), f"not a whole number of votes: {text[:20]!r}"))
         return None
+    if int(text) > MAX_VOTES:
+        faults.append(Fault(row.number, row.column(role), f"more than {MAX_VOTES:,} votes: {text[:20]!r}"))
+        return None
     return int(text)
+
+
+#: The largest vote count a case stores (``Case.votes_up`` / ``votes_down``, a PositiveIntegerField).
+MAX_VOTES = 2_147_483_647
 
 
 def _parse_row(row: _Row, faults, *, profile: Profile, lookups, source, system, kind, now) -> Record | None:

@@ -5,6 +5,8 @@ after the commit it enqueues one Celery task, ``cases.deliver_notifications``, t
 channel of their recipients (WeCom, DingTalk, Feishu, SMS, e-mail …; ``cases.channels``). Nobody else sends
 e-mail, webhooks or chat messages.
 """
+import contextlib
+import contextvars
 import logging
 
 from django.contrib.auth import get_user_model
@@ -17,6 +19,21 @@ from .bulk import array_literal
 from .models import Notification
 
 logger = logging.getLogger(__name__)
+
+
+_STORED_ONLY = contextvars.ContextVar("notifications_stored_only", default=False)
+
+
+@contextlib.contextmanager
+def stored_only():
+    """Within this block, :func:`notify` and :func:`notify_many` store their notifications but hand none to
+    delivery: a historical import's notices (already read at their own time) reach nobody's phone years
+    later. Nestable; restores the previous state on exit."""
+    token = _STORED_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _STORED_ONLY.reset(token)
 
 
 def supervisors():
@@ -77,7 +94,8 @@ def notify(recipients, *, kind: str, title: str, body: str = "", case=None, dedu
             continue
         created.append(note)
     metrics.increment(notifications=len(created))
-    deliver_after_commit([note.pk for note in created])
+    if not _STORED_ONLY.get():
+        deliver_after_commit([note.pk for note in created])
     return created
 
 
@@ -109,7 +127,8 @@ def notify_many(rows, *, now) -> list[int]:
             f"ON CONFLICT (recipient_id, dedupe_key) DO NOTHING RETURNING id", [now, *map(array_literal, arrays)])
         ids = [row[0] for row in cursor.fetchall()]
     metrics.increment(notifications=len(ids))
-    deliver_after_commit(ids)
+    if not _STORED_ONLY.get():
+        deliver_after_commit(ids)
     return ids
 
 

@@ -44,6 +44,7 @@ from .boundary import met_q, open_past_q
 from .choices import OPEN_STATES, NotificationKind
 from .deadlines import ExternalDeadlines, sweep
 from .models import Case, Category, Notification
+from .notifications import stored_only
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +106,8 @@ def _sweep(at: dt.datetime, report: ReplayReport) -> int:
 
 
 @contextlib.contextmanager
-def _quiet_sweeps():
-    """The sweep logs one INFO line per run; a replay runs thousands: keep only warnings meanwhile."""
+def quiet_sweeps():
+    """Within: the sweep's one INFO line per run is not logged (a replay runs thousands), warnings are."""
     log = logging.getLogger("cases.deadlines")
     level = log.level
     log.setLevel(max(level, logging.WARNING))
@@ -129,7 +130,7 @@ def replay_records(records: list, *, source: str, now: dt.datetime,
     report = ReplayReport()
     categories = {c.pk: c for c in Category.objects.select_related("parent__parent")}
     grids = {g.pk: g for g in Grid.objects.select_related("village", "leader__user")}
-    with transaction.atomic(), _quiet_sweeps():
+    with transaction.atomic(), quiet_sweeps(), stored_only():
         limit = sweep_limit(now)
         for record in sorted(records, key=lambda r: (r.received_at, r.row)):
             report.case_ids.append(_replay_one(record, source=source, limit=limit, report=report,
@@ -170,7 +171,7 @@ def record_extra_fields(record) -> dict:
 def replay_steps(record, case, limit: dt.datetime) -> list[tuple[str, dt.datetime]]:
     """What happens to ``record`` after its receipt, dispatch and signing (``case``: its state then, with its
     deadlines), in order, as ``(step, at)``: ``("sweep", point + 1 µs)`` just after the latest warning or
-    breach point not yet swept that falls strictly before the next milestone (a point has passed only after
+    breach point not yet swept (the received time's own included) that falls strictly before the next milestone (a point has passed only after
     its instant, :mod:`cases.boundary`; one sweep records every earlier point), ``("respond", responded_at)``,
     ``("resolve", resolved_at)``, and for a record left open a last sweep just after its latest point up to
     ``limit`` (aware; :func:`sweep_limit`). The one schedule of both writers: the replay runs each step
@@ -182,11 +183,11 @@ def replay_steps(record, case, limit: dt.datetime) -> list[tuple[str, dt.datetim
                                 case.respond_due_at, case.resolve_warn_at, case.resolve_due_at)
                     if p is not None and p <= limit)
     steps: list[tuple[str, dt.datetime]] = []
-    swept_to = record.received_at
+    swept_to = None  # a point at the received time itself (a source's deadline due at once) is swept too
 
     def sweep_before(moment, *, inclusive):
         nonlocal swept_to
-        due = [p for p in points if swept_to < p and (p <= moment if inclusive else p < moment)]
+        due = [p for p in points if (swept_to is None or swept_to < p) and (p <= moment if inclusive else p < moment)]
         if due:
             swept_to = due[-1]
             steps.append(("sweep", swept_to + _EPSILON))

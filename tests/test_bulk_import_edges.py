@@ -318,3 +318,17 @@ def test_a_file_that_repeats_imported_records_and_reuses_an_id_gives_the_same_ro
     assert_same(before, after, replayed, folded)
     assert [before[0][r]["number"] for r in ("K1", "K2", "K3", "K4")] == [
         "XJ20240301-0001", "XJ20240301-0002", "XJ20240301-0004", "XJ20240301-0003"]  # K4 was received first
+
+
+def test_a_vote_count_beyond_the_column_and_a_too_long_system_are_refused_before_anything_is_written(town, tmp_path):
+    from cases.importing import MAX_VOTES, ImportRefused
+
+    rows = [hotline("V1", "2024-03-01 08:00:00") + [str(MAX_VOTES)],
+            hotline("V2", "2024-03-01 09:00:00") + [str(MAX_VOTES + 1)]]
+    path = write_csv(tmp_path / "votes.csv", HOTLINE + ["点赞数"], rows)
+    report = import_file(path, now=NOW)
+    assert [(f.row, f.column) for f in report.plan.faults] == [(3, "点赞数")]
+    assert "more than 2,147,483,647 votes" in report.plan.faults[0].fault
+    assert not report.written and not Case.objects.filter(external_ref__in=["V1", "V2"]).exists()
+    with pytest.raises(ImportRefused, match="longer than 40 characters"):
+        import_file(path, now=NOW, system="x" * 41)
