@@ -192,8 +192,11 @@ def test_extension_moves_the_deadline_and_keeps_the_old_breach(people):
     ]
 
 
+@pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_two_sweeps_at_once_record_and_notify_once(people):
+def test_two_sweeps_at_once_record_and_notify_once(people, celery_worker_process):
+    # The session's worker delivers the notifications these sweeps store: it must be idle before the
+    # database is flushed (wait_until_idle below), or its reads deadlock with the flush's TRUNCATE.
     assert connection.vendor == "postgresql"
     t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
     cases = [dispatched_case(people, t0, urgency="emergency", title=f"燃气泄漏{i}") for i in range(20)]
@@ -227,6 +230,7 @@ def test_two_sweeps_at_once_record_and_notify_once(people):
         counts = list(Notification.objects.filter(case=case, kind="respond_breach")
                       .values_list("recipient__username", flat=True).order_by("recipient__username"))
         assert counts == ["bob", "carol", "sam", "sue"]
+    wait_until_idle(celery_worker_process)
 
 
 @pytest.mark.integration
