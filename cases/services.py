@@ -102,7 +102,7 @@ def _drop_extension_request(case, *, now) -> dict:
 
 def _file_extension_notices(case, *, now) -> None:
     """Mark the supervisors' unread "延期申请" notifications of ``case`` read at ``now`` (aware): its request
-    was withdrawn, nothing is left to approve."""
+    was withdrawn or decided, nothing is left to approve."""
     Notification.objects.filter(case=case, kind=NotificationKind.EXTENSION_REQUESTED,
                                 read_at__isnull=True).update(read_at=now)
 
@@ -534,6 +534,7 @@ def approve_extension(case, *, actor, note="", now=None) -> Case:
         old_due = case.resolve_due_at
         extend_resolve_deadline(case, until=until, now=now)
         case.extension_requested_until = None
+        _file_extension_notices(case, now=now)
         return {"old_resolve_due_at": old_due.isoformat(), "resolve_due_at": case.resolve_due_at.isoformat()}
 
     return _transition(case, allowed_from=ALLOWED_FROM["approve_extension"],
@@ -549,6 +550,7 @@ def decline_extension(case, *, actor, note="", now=None) -> Case:
             raise TransitionNotAllowed(_("没有待审批的延期申请。"), code="no_extension_pending")
         requested = case.extension_requested_until
         case.extension_requested_until = None
+        _file_extension_notices(case, now=now)
         return {"requested_until": requested.isoformat()}
 
     return _transition(case, allowed_from=ALLOWED_FROM["decline_extension"],

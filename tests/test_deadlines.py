@@ -287,7 +287,7 @@ def test_a_stale_extension_cannot_be_approved_and_a_moot_one_lapses(people):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("step", ["resolve", "return", "cancel"])
+@pytest.mark.parametrize("step", ["resolve", "return", "cancel", "approve", "decline"])
 def test_a_transition_that_drops_a_pending_extension_request_marks_its_notifications_read(people, step):
     t0 = dt.datetime(2025, 4, 7, 9, 0, tzinfo=SH)
     case = s.accept(dispatched_case(people, t0), actor=people["bob"], now=t0 + H)
@@ -300,6 +300,10 @@ def test_a_transition_that_drops_a_pending_extension_request_marks_its_notificat
         s.resolve(case, actor=people["bob"], solved=True, result="已处理", now=t0 + 3 * H)
     elif step == "return":
         s.return_case(case, actor=people["bob"], reason="非本网格", now=t0 + 3 * H)
+    elif step == "approve":  # decided: no supervisor is left with it to act on
+        s.approve_extension(case, actor=people["alice"], now=t0 + 3 * H)
+    elif step == "decline":
+        s.decline_extension(case, actor=people["alice"], now=t0 + 3 * H)
     else:
         s.cancel(case, actor=people["alice"], reason="重复来电", now=t0 + 3 * H)
     requests = Notification.objects.filter(kind="extension_requested")
