@@ -44,6 +44,13 @@ def open_past(done_at: dt.datetime | None, due: dt.datetime | None, now: dt.date
     return done_at is None and has_passed(due, now)
 
 
+def iso_utc(moment: dt.datetime | None) -> str | None:
+    """``moment`` (aware) in ISO 8601 in UTC (``2025-04-07T01:00:00+00:00``), or None: how event data and
+    dedupe keys spell a time, the same whether the time was just parsed (e.g. in Asia/Shanghai) or read back
+    from the database (UTC)."""
+    return moment.astimezone(dt.UTC).isoformat() if moment is not None else None
+
+
 def passed_q(field: str, now: dt.datetime) -> Q:
     """ORM condition: the point in ``field`` has passed at ``now`` (``now > field``)."""
     return Q(**{f"{field}__lt": now})
@@ -64,4 +71,4 @@ def open_past_q(done_field: str, due_field: str, now: dt.datetime) -> Q:
     return Q(**{f"{done_field}__isnull": True}) & passed_q(due_field, now)
 
 
-__all__ = ["has_passed", "late_q", "met", "met_q", "missed", "open_past", "open_past_q", "passed_q"]
+__all__ = ["has_passed", "iso_utc", "late_q", "met", "met_q", "missed", "open_past", "open_past_q", "passed_q"]

@@ -8,7 +8,7 @@ point through :func:`cases.marks.sweep_outcome` and the sweep's own event rule
 (:func:`cases.deadlines.mark_events`), the response and the resolution through ``respond`` and ``resolve``.
 The cases of a chunk, their events and their "new dispatch" notices (already read at their own time, as the
 replay files them) are then written with three bulk inserts in one transaction; the case numbers of the
-chunk's days are handed out with one locked read of their counters. So the rows equal the replay's, column
+chunk's days come from :func:`cases.services.next_case_numbers`, as at the desk. So the rows equal the replay's, column
 for column and event for event (tests/test_bulk_import.py on the 2,816 real messages), at a constant number
 of statements per chunk instead of ~49 per record.
 
@@ -21,11 +21,9 @@ and no raising deputy. Like the replay, it delivers no historical notice to any 
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from operator import itemgetter
 
@@ -40,7 +38,7 @@ from . import metrics, transitions
 from .bulk import copy_rows, reserve_ids
 from .deadlines import count_mark, mark_events
 from .marks import sweep_outcome
-from .models import Case, CaseEvent, Category, DailySequence, Notification, SlaPolicy
+from .models import Case, CaseEvent, Category, Notification, SlaPolicy
 from .replay import (
     IMPORT_NOTE,
     ReplayReport,
@@ -52,7 +50,7 @@ from .replay import (
     replay_steps,
     sweep_limit,
 )
-from .services import case_number, case_values, local_date
+from .services import case_values, next_case_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -94,27 +92,6 @@ def bulk_import_records(records: Iterable, *, source: str, now, chunk_size: int 
     return report
 
 
-def _numbers(chunk) -> list[str]:
-    """The case numbers of ``chunk`` (in received order): per Asia/Shanghai day, the next ones of the day's
-    counter (:func:`cases.services.next_case_number`'s), advanced for the whole chunk by one
-    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` that also locks each counter until the chunk commits."""
-    days = [local_date(record.received_at) for record in chunk]
-    wanted = Counter(days)
-    table = connection.ops.quote_name(DailySequence._meta.db_table)
-    with connection.cursor() as c:
-        c.execute(f"INSERT INTO {table} (day, last) VALUES {', '.join(['(%s, %s)'] * len(wanted))} "
-                  f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + excluded.last RETURNING day, last",
-                  [value for day, n in wanted.items() for value in (day, n)])
-        last = {(day if isinstance(day, dt.date) else dt.date.fromisoformat(day)): value
-                for day, value in c.fetchall()}
-    nxt = {day: last[day] - n for day, n in wanted.items()}
-    numbers = []
-    for day in days:
-        nxt[day] += 1
-        numbers.append(case_number(day, nxt[day]))
-    return numbers
-
-
 _CASE_FIELDS = [f.attname for f in Case._meta.concrete_fields]
 _EVENT_FIELDS = ["case_id", "actor_id", "action", "from_status", "to_status", "at", "note", "data"]
 _NOTICE_FIELDS = ["recipient_id", "kind", "title", "body", "case_id", "dedupe_key", "created_at", "read_at"]
@@ -126,7 +103,7 @@ def _write_chunk(chunk, *, source, limit, report, grids, categories, policies) -
                            grid=grids[record.grid_id], category=categories.get(record.category_id), policies=policies)
 
     written = timezone.now()
-    numbers = _numbers(chunk)
+    numbers = next_case_numbers([record.received_at for record in chunk])
     folded = []
     if connection.vendor == "postgresql":  # COPY, with the case ids drawn first for the events and notices
         with connection.cursor() as c:
@@ -202,12 +179,10 @@ def fold_record(record, *, number: str, source: str, limit, report: ReplayReport
         if allowed is not None:  # the state the step started from (``step.event``) must allow it
             transitions.check_allowed(case, transitions.ALLOWED_FROM[allowed], step.event["action"])
         transitions.apply(case, step)
-        _as_stored(case, step.changes)
         events.append(step.event)
         notices.extend(step.notices)
 
     run(transitions.receive(case, source=source, policy=policy, deadlines=deadlines, now=at))
-    _as_stored(case, ("received_at",))
     run(transitions.dispatch(case, grid=grid, handler=grid.leader, actor_id=None, now=at, note=IMPORT_NOTE,
                              policy=policy), "dispatch")
     run(transitions.accept(case, now=at), "accept")
@@ -217,7 +192,6 @@ def fold_record(record, *, number: str, source: str, limit, report: ReplayReport
             marks, changes = sweep_outcome(case, moment)
             for name, value in changes.items():
                 setattr(case, name, value)
-            _as_stored(case, changes)
             for mark in marks:
                 count_mark(report, mark)
                 events.extend(mark_events(case, mark, moment))
@@ -229,17 +203,6 @@ def fold_record(record, *, number: str, source: str, limit, report: ReplayReport
             run(transitions.resolve(case, solved=record.solved, result=record.result, leader_id=grid.leader_id,
                                     policy=policy, now=moment), "resolve")
     return case, events, notices
-
-
-def _as_stored(case, names) -> None:
-    """Give the case's times among ``names`` (columns just changed) in UTC, as the database returns them to
-    the careful path's next step: the same instants, but the event data the next steps write spell them in
-    ISO 8601 with their offset."""
-    state = case.__dict__
-    for name in names:
-        value = state[name]
-        if value.__class__ is dt.datetime and value.tzinfo is not dt.UTC:
-            state[name] = value.astimezone(dt.UTC)
 
 
 __all__ = ["CHUNK_SIZE", "bulk_import_records", "fold_record"]

@@ -23,7 +23,7 @@ from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .boundary import passed_q
+from .boundary import iso_utc, passed_q
 from .bulk import array_literal
 from .choices import Action, DeadlineSource, NotificationKind, Status
 from .marks import STATE_COLUMNS, SWEPT_COLUMNS, Mark, sweep_outcome
@@ -326,12 +326,12 @@ def mark_events(case: Case, mark: Mark, now: dt.datetime) -> list[dict]:
     (aware UTC), as CaseEvent field values (``case`` and ``actor`` = None aside): the mark stamped with its
     point, then its automatic escalation at ``now``. Shared by both sweeps and the bulk import."""
     events = [{"action": mark.action, "from_status": case.status, "to_status": case.status, "at": mark.point,
-               "note": "", "data": {"deadline": mark.deadline, "point": mark.point.isoformat(),
-                                    "swept_at": now.isoformat()}}]
+               "note": "", "data": {"deadline": mark.deadline, "point": iso_utc(mark.point),
+                                    "swept_at": iso_utc(now)}}]
     if mark.escalate:
         events.append({"action": Action.ESCALATED, "from_status": case.status, "to_status": case.status, "at": now,
                        "note": _("办结超时，自动提请督办。"),
-                       "data": {"automatic": True, "deadline": mark.point.isoformat()}})
+                       "data": {"automatic": True, "deadline": iso_utc(mark.point)}})
     return events
 
 
@@ -363,4 +363,4 @@ def _titles() -> dict:
 def _notice(case: Case, mark: Mark, titles: dict | None = None) -> tuple[str, str, str]:
     """(kind, title, dedupe key) of the notifications of one mark; ``titles`` from :func:`_titles`."""
     title = (titles or _titles())[mark.action] % case.number
-    return NotificationKind(mark.action.value), title, f"{mark.action}:{case.pk}:{mark.point.isoformat()}"
+    return NotificationKind(mark.action.value), title, f"{mark.action}:{case.pk}:{iso_utc(mark.point)}"

@@ -45,16 +45,37 @@ def local_date(moment: dt.datetime) -> dt.date:
 
 
 def next_case_number(received_at: dt.datetime) -> str:
-    """Hand out the next number of the Asia/Shanghai day of ``received_at``: ``XJ20250407-0001``.
+    """Hand out the next number of the Asia/Shanghai day of ``received_at``: ``XJ20250407-0001``
+    (:func:`next_case_numbers` of one). Must run inside a transaction; the day's counter row stays locked
+    until it commits, so concurrent calls never collide."""
+    return next_case_numbers([received_at])[0]
 
-    Must run inside a transaction; the day's counter row is locked so concurrent calls never collide.
-    """
-    day = local_date(received_at)
-    DailySequence.objects.get_or_create(day=day)
-    seq = DailySequence.objects.select_for_update().get(day=day)
-    seq.last += 1
-    seq.save(update_fields=["last"])
-    return case_number(day, seq.last)
+
+def next_case_numbers(moments: list[dt.datetime]) -> list[str]:
+    """The next case numbers for cases received at ``moments`` (aware datetimes, in the order the numbers
+    are handed out): per Asia/Shanghai day, the next ones of the day's counter (``DailySequence``), advanced
+    for all of them by one ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` that creates a missing counter and
+    locks each one until the caller's transaction commits. Must run inside a transaction. One mechanism for
+    a case logged at the desk and for a chunk of a bulk import."""
+    from collections import Counter
+
+    from django.db import connection
+
+    days = [local_date(moment) for moment in moments]
+    wanted = Counter(days)
+    table = connection.ops.quote_name(DailySequence._meta.db_table)
+    with connection.cursor() as c:
+        c.execute(f"INSERT INTO {table} (day, last) VALUES {', '.join(['(%s, %s)'] * len(wanted))} "
+                  f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + excluded.last RETURNING day, last",
+                  [value for day, n in wanted.items() for value in (day, n)])
+        last = {(day if isinstance(day, dt.date) else dt.date.fromisoformat(day)): value
+                for day, value in c.fetchall()}
+    nxt = {day: last[day] - n for day, n in wanted.items()}
+    numbers = []
+    for day in days:
+        nxt[day] += 1
+        numbers.append(case_number(day, nxt[day]))
+    return numbers
 
 
 def case_number(day: dt.date, seq: int) -> str:

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from .boundary import iso_utc
 from .choices import OPEN_STATES, Action, NotificationKind, Status
 from .deadlines import (
     ExternalDeadlines,
@@ -123,7 +124,7 @@ def drop_extension_request(state) -> tuple[dict, dict]:
     if state.extension_requested_until is None:
         return {}, {}
     return ({"extension_requested_until": None},
-            {"extension_request_dropped": state.extension_requested_until.isoformat()})
+            {"extension_request_dropped": iso_utc(state.extension_requested_until)})
 
 
 # --- The steps ---------------------------------------------------------------------------------------
@@ -136,11 +137,11 @@ def receive(state, *, source: str, policy, deadlines: ExternalDeadlines | None =
     event at ``now`` names the source, the received time and the source's deadlines."""
     received_at = state.received_at
     changes: dict[str, Any] = {"status": Status.RECEIVED, **dispatch_deadline(received_at, policy)}
-    data: dict[str, Any] = {"source": source, "received_at": received_at.isoformat()}
+    data: dict[str, Any] = {"source": source, "received_at": iso_utc(received_at)}
     if deadlines is not None:
         changes.update(external_deadlines(received_at, deadlines, policy))
-        data["deadlines"] = {"respond_due_at": _iso(deadlines.respond_due_at),
-                             "resolve_due_at": _iso(deadlines.resolve_due_at)}
+        data["deadlines"] = {"respond_due_at": iso_utc(deadlines.respond_due_at),
+                             "resolve_due_at": iso_utc(deadlines.resolve_due_at)}
     elif policy is not None:
         changes.update(policy_deadlines(received_at, policy))
     return _step(state, Action.CREATED, changes, at=now, from_status="", data=data)
@@ -170,7 +171,7 @@ def dispatch(state, *, grid, handler, actor_id: int | None, policy, now: dt.date
     notices = []
     if handler is not None and handler.user_id and handler.user_id != actor_id:
         notices.append(Notice(handler.user_id, NotificationKind.DISPATCHED, _("新派单：%s") % state.number,
-                              state.title, "dispatched:{case}:" + now.isoformat(), now))
+                              state.title, "dispatched:{case}:" + iso_utc(now), now))
     data = {"grid": grid.code, "previous_grid_id": previous, "handler_id": handler.pk if handler else None}
     return _step(state, Action.DISPATCHED, changes, at=now, note=note, data=data, notices=notices)
 
@@ -208,10 +209,6 @@ def resolve(state, *, solved: bool, result: str, leader_id: int | None, policy, 
     changes.update(dropped)
     return _step(state, Action.RESOLVED, changes, at=now,
                  data={"solved": bool(solved), "on_the_spot": on_the_spot, **dropped_data})
-
-
-def _iso(moment):
-    return moment.isoformat() if moment else None
 
 
 __all__ = ["ALLOWED_FROM", "Notice", "Step", "TransitionNotAllowed", "accept", "apply", "check_allowed",

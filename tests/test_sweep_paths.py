@@ -113,15 +113,17 @@ def test_the_set_based_and_the_per_case_sweep_write_the_same_rows(town):
     marked = {name: {e[2] for e in events if e[0] == case.pk} for name, case in cases.items()}
     swept_at = {(e[0], e[2]): json.loads(e[7]).get("swept_at") for e in events}
 
-    def breached_by(name):
-        return swept_at[(cases[name].pk, Action.RESPOND_BREACH)]
+    def breached_by(name):  # the sweep's time, spelled in UTC in the event data
+        moment = dt.datetime.fromisoformat(swept_at[(cases[name].pk, Action.RESPOND_BREACH)])
+        assert moment.utcoffset() == dt.timedelta(0)
+        return moment
 
     # The instant: a deadline 1 µs before the first sweep is breached by it; one exactly at the first sweep
     # only by the second (1 µs later); one 1 µs after the first sweep is exactly at the second, so only the
     # third breaches it. Each breach is stamped with its deadline.
-    assert breached_by("due 1 µs before") == SWEEPS[0].isoformat()
-    assert breached_by("due at the sweep") == SWEEPS[1].isoformat()
-    assert breached_by("due 1 µs after") == SWEEPS[2].isoformat()
+    assert breached_by("due 1 µs before") == SWEEPS[0]
+    assert breached_by("due at the sweep") == SWEEPS[1]
+    assert breached_by("due 1 µs after") == SWEEPS[2]
     assert by_pk[cases["due 1 µs after"].pk]["respond_breached_at"] == T0 + 2 * H + US
     # first: due 1 µs before + responded late; second: due at the sweep, returned, dispatched late and the
     # undispatched case (its respond deadline runs from receipt, T0 + 2 h: exactly at the first sweep)
