@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from grids.choices import Role
 from grids.models import Grid, Village
 
+from . import rules
 from .choices import AttachmentKind, CaseKind, Satisfaction, Source, Urgency
 from .models import Case, Category
 
@@ -177,6 +178,12 @@ class CaseForm(LabelledErrors, forms.Form):
             self.fields["village"].initial = village_id
             self.fields["village"].disabled = True
             self.fields["grid"].queryset = self.fields["grid"].queryset.filter(village_id=village_id)
+        if not any(rules.can_create(scope, village_id=pk, grid_id=None)
+                   for pk in self.fields["village"].queryset.values_list("pk", flat=True)):
+            # Logging without a micro-grid (for the command centre to dispatch) is a place this user may not
+            # log in (a grid leader logs in own grids only, cases.rules): not offered, so not refused after.
+            grid = self.fields["grid"]
+            grid.required, grid.empty_label, grid.help_text = True, None, ""
         if origin is not None:
             self.fields["source"].choices = [(origin.source, Source(origin.source).label)]
             self.fields["source"].initial = origin.source

@@ -266,6 +266,18 @@ def test_a_grid_leaders_case_in_own_grid_is_dispatched_to_it_at_once_with_deadli
 
 
 @pytest.mark.django_db
+def test_a_grid_leader_is_not_offered_to_leave_the_micro_grid_for_the_command_centre(client, town):
+    login(client, town, Role.GRID_LEADER)  # logs in own grids only (cases.rules): "不指定" would be refused
+    page = client.get("/cases/new/").content.decode()
+    assert "不指定（进入受理队列，由指挥中心派单）" not in page
+    response = client.post("/cases/new/", case_form(town, grid=""))
+    assert response.status_code == 400 and not Case.objects.exists()
+    assert "不在您的管辖范围内" not in response.content.decode()  # a missing choice, not a refused place
+    login(client, town, Role.DISPATCHER)  # the command centre may leave it to the intake queue
+    assert "不指定（进入受理队列，由指挥中心派单）" in client.get("/cases/new/").content.decode()
+
+
+@pytest.mark.django_db
 def test_resolved_on_the_spot_records_both_events_and_the_result(client, town):
     login(client, town, Role.GRID_LEADER)
     with time_machine.travel(T0, tick=False):
@@ -331,7 +343,7 @@ def test_a_grid_leader_cannot_log_in_a_grid_outside_own_grids(client, town):
     assert response.status_code == 400
     assert field_errors(response.content.decode(), "grid") == ["所选微网格不在可选范围内。"]
     response = client.post("/cases/new/", case_form(town, grid=""), HTTP_ACCEPT_LANGUAGE="zh-CN")
-    assert field_errors(response.content.decode(), "grid") == ["不在您的管辖范围内。"]
+    assert field_errors(response.content.decode(), "grid") == ["请选择微网格。"]  # required of a grid leader
 
 
 # --- Acting on a case -------------------------------------------------------------------------------------
